@@ -1,0 +1,141 @@
+"""The Dash app: one page per user, ``server`` for gunicorn, ``GET /healthz``.
+
+gunicorn imports ``app:server``; settings come from the environment (LUKUANG_*, REDIS_URL).
+"""
+from __future__ import annotations
+
+import logging
+
+import dash
+import redis
+from flask import current_app, jsonify
+
+from dashboard.services import Services
+from dashboard.settings import Settings, load_settings
+from layouts import pages
+
+log = logging.getLogger("lukuang.app")
+
+
+def services() -> Services:
+    """The current worker's services (set by create_app)."""
+    return current_app.config["LUKUANG"]
+
+
+def create_app(settings: Settings | None = None, svc: Services | None = None) -> dash.Dash:
+    """Build the app. The Redis connection is opened here and passed to callbacks via Flask."""
+    settings = settings or load_settings()
+    svc = svc or Services.open(settings, start_embedded=False)
+    app = dash.Dash(__name__, use_pages=True, pages_folder="", title="路况 Lukuang",
+                    serve_locally=True, suppress_callback_exceptions=True,
+                    update_title=None)
+    app.server.config["LUKUANG"] = svc
+    dash.register_page("home", path="/", layout=pages.home, title="路况 Lukuang")
+    dash.register_page("wall", path="/wall", layout=pages.wall, title="路况 · 大屏")
+    dash.register_page("dispatch", path="/dispatch", layout=pages.dispatch, title="路况 · 调度")
+    dash.register_page("comms", path="/comms", layout=pages.comms, title="路况 · 宣传")
+    dash.register_page("feeds", path="/feeds", layout=pages.feeds, title="路况 · 数据源")
+    app.layout = dash.html.Div([dash.page_container])
+
+    @app.server.get("/healthz")
+    def healthz():
+        s: Services = current_app.config["LUKUANG"]
+        try:
+            s.r.ping()
+            body = {"status": "ok", "redis": "ok", "mode": s.handle.mode,
+                    "data_version": s.store.version()}
+            code = 200
+        except redis.RedisError as exc:
+            body = {"status": "degraded", "redis": f"unreachable: {exc.__class__.__name__}",
+                    "data_version": None}
+            code = 503
+        return jsonify(body), code
+
+    return app
+
+
+def __getattr__(name: str):
+    """``app.server`` for gunicorn, built on first access so importing app.py stays cheap."""
+    if name == "server":
+        global server
+        try:
+            server = create_app().server
+        except redis.RedisError as exc:  # shown to the operator
+            raise SystemExit(f"lukuang: cannot reach Redis: {exc}") from None
+        return server
+    raise AttributeError(name)
+
+
+def cmd_run(args, settings: Settings) -> int:
+    """The demo (or one host of a deployment): server, upstream simulator, feeds, web."""
+    import shutil
+    import sys
+
+    from dashboard.supervisor import Supervisor, child_env
+
+    port = args.port or settings.port
+    demo = settings.demo and not args.no_demo
+    svc = Services.open(settings)
+    for note in svc.handle.notes:
+        log.warning(note)
+    exe = shutil.which("lukuang") or sys.argv[0]
+    sup = Supervisor(child_env(svc.handle.url, str(settings.state_dir)))
+    if demo:
+        sup.add("sim", [exe, "sim"])
+    if not args.no_feeds:
+        sup.add("feeds", [exe, "feeds"])
+    sup.add("web", [sys.executable, "-m", "gunicorn", "app:server", "--bind",
+                    f"{settings.host}:{port}", "--workers", str(args.workers or settings.workers),
+                    "--threads", "4", "--timeout", "60", "--graceful-timeout", "10",
+                    "--limit-request-line", "8190", "--limit-request-field_size", "16384",
+                    "--access-logfile", "-" if args.access_log else "/dev/null"],
+            critical=True)
+    print(f"lukuang: Redis {svc.handle.mode} at {svc.handle.url}; "
+          f"web at http://{settings.host}:{port}/wall", flush=True)
+    try:
+        return sup.run()
+    finally:
+        svc.close()
+
+
+def build_parser():
+    import argparse
+
+    from dashboard import commands as core_commands
+    from feeds import commands as feed_commands
+
+    parser = argparse.ArgumentParser(prog="lukuang", description="路况 Lukuang command line")
+    parser.add_argument("--config", help="TOML settings file (default: $LUKUANG_CONFIG or "
+                                         "./lukuang.toml)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("run", help="start everything: Redis (embedded if REDIS_URL is unset), "
+                                   "demo upstream, feeds, web")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.add_argument("--no-demo", action="store_true", help="no simulator (a real deployment)")
+    p.add_argument("--no-feeds", action="store_true", help="web only (another host runs feeds)")
+    p.add_argument("--access-log", action="store_true")
+    p.set_defaults(handler=cmd_run)
+    core_commands.register(sub)
+    feed_commands.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``lukuang`` console script."""
+    import sys
+
+    from dashboard.settings import SettingsError
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        sys.stderr.write(f"lukuang: {exc}\n")
+        return 2
+    return int(args.handler(args, settings) or 0)
+
+
+if __name__ == "__main__":  # python app.py: development server
+    create_app().run(debug=False, host="127.0.0.1", port=8050)

@@ -1,0 +1,77 @@
+"""Every Redis key name, built in one place.
+
+All keys of one city share the hash tag ``{city}`` so that every script, MULTI or
+transaction touches a single Redis Cluster slot; one cluster can hold a province
+with each city in its own slot.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+KINDS = ("incident", "congestion", "construction", "report")
+
+
+@dataclass(frozen=True)
+class Keys:
+    """Key builder for one city under one prefix, e.g. ``lk:{taian}:version``."""
+
+    prefix: str = "lk"
+    city: str = "taian"
+
+    @property
+    def base(self) -> str:
+        """The common start of every key of this city: ``lk:{taian}:``."""
+        return f"{self.prefix}:{{{self.city}}}:"
+
+    @property
+    def hash_tag(self) -> str:
+        return f"{{{self.city}}}"
+
+    def event(self, event_id: str) -> str:
+        return f"{self.base}event:{event_id}"
+
+    def active(self, kind: str) -> str:
+        return f"{self.base}active:{kind}"
+
+    def geo(self, kind: str) -> str:
+        return f"{self.base}geo:{kind}"
+
+    def congestion(self) -> str:
+        return f"{self.base}congestion"
+
+    def ts(self, metric: str, day: date | str) -> str:
+        day_s = day if isinstance(day, str) else day.strftime("%Y%m%d")
+        return f"{self.base}ts:{metric}:{day_s}"
+
+    def changes(self) -> str:
+        return f"{self.base}changes"
+
+    def quarantine(self, feed: str) -> str:
+        return f"{self.base}quarantine:{feed}"
+
+    def feed(self, feed: str) -> str:
+        return f"{self.base}feed:{feed}"
+
+    def feeds_index(self) -> str:
+        return f"{self.base}feeds"
+
+    def audit(self) -> str:
+        return f"{self.base}audit"
+
+    def version(self) -> str:
+        return f"{self.base}version"
+
+    def feed_seen(self, feed: str) -> str:
+        """Set of upstream ids seen in the feed's last poll (ends alerts that disappear)."""
+        return f"{self.base}seen:{feed}"
+
+    def lease(self, name: str) -> str:
+        return f"{self.base}lease:{name}"
+
+    def cache(self, name: str) -> str:
+        return f"{self.base}cache:{name}"
+
+    def pattern(self) -> str:
+        """A SCAN pattern matching every key of this city (tests, cleanup)."""
+        return f"{self.prefix}:{{{self.city}}}:*"

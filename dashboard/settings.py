@@ -1,0 +1,186 @@
+"""One settings object: argument > environment (LUKUANG_*, REDIS_URL) > TOML file > default."""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+DEFAULT_CONFIG_NAME = "lukuang.toml"
+
+
+def _default_state_dir() -> Path:
+    return Path.home() / ".local" / "state" / "lukuang"
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """One upstream feed: where to fetch it and how often."""
+
+    name: str
+    adapter: str
+    url: str = ""
+    interval_s: float = 30.0
+    timeout_s: float = 10.0
+    max_bytes: int = 20 * 1024 * 1024
+    enabled: bool = True
+    token_env: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about one Lukuang install."""
+
+    redis_url: str = ""
+    city: str = "taian"
+    city_name: str = "泰安"
+    key_prefix: str = "lk"
+    redis_db: int = 0
+    state_dir: Path = field(default_factory=_default_state_dir)
+    timezone: str = "Asia/Shanghai"
+    # lon_min, lat_min, lon_max, lat_max of the city; records outside are quarantined
+    city_bbox: tuple[float, float, float, float] = (116.80, 35.90, 117.45, 36.45)
+    host: str = "127.0.0.1"
+    port: int = 8050
+    workers: int = 2
+    refresh_s: float = 5.0
+    wall_token: str = ""
+    secret_key: str = ""
+    session_hours: float = 12.0
+    demo: bool = True
+    sim_port: int = 8061
+    sim_seed: int = 20261001
+    match_max_m: float = 150.0
+    event_ttl_s: int = 7 * 24 * 3600
+    report_window_s: int = 1800
+    changes_maxlen: int = 100_000
+    quarantine_maxlen: int = 10_000
+    congestion_stale_s: int = 900
+    wait_replicas: int = 0
+    wait_timeout_ms: int = 1000
+    cluster: bool = False
+    feeds: tuple[FeedConfig, ...] = ()
+    config_file: Path | None = None
+
+    @property
+    def redis_db_effective(self) -> int:
+        return self.redis_db
+
+
+_ENV_MAP = {
+    "REDIS_URL": "redis_url",
+    "LUKUANG_REDIS_URL": "redis_url",
+    "LUKUANG_CITY": "city",
+    "LUKUANG_CITY_NAME": "city_name",
+    "LUKUANG_KEY_PREFIX": "key_prefix",
+    "LUKUANG_REDIS_DB": "redis_db",
+    "LUKUANG_STATE_DIR": "state_dir",
+    "LUKUANG_TIMEZONE": "timezone",
+    "LUKUANG_HOST": "host",
+    "LUKUANG_PORT": "port",
+    "LUKUANG_WORKERS": "workers",
+    "LUKUANG_REFRESH_S": "refresh_s",
+    "LUKUANG_WALL_TOKEN": "wall_token",
+    "LUKUANG_SECRET_KEY": "secret_key",
+    "LUKUANG_SESSION_HOURS": "session_hours",
+    "LUKUANG_DEMO": "demo",
+    "LUKUANG_SIM_PORT": "sim_port",
+    "LUKUANG_SIM_SEED": "sim_seed",
+    "LUKUANG_MATCH_MAX_M": "match_max_m",
+    "LUKUANG_WAIT_REPLICAS": "wait_replicas",
+    "LUKUANG_WAIT_TIMEOUT_MS": "wait_timeout_ms",
+    "LUKUANG_CLUSTER": "cluster",
+    "LUKUANG_CITY_BBOX": "city_bbox",
+}
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names it."""
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    """Turn a string (environment) or TOML value into the type of the default."""
+    try:
+        if name == "state_dir" or name == "config_file":
+            return Path(os.path.expanduser(str(value))).resolve()
+        if name == "city_bbox":
+            parts = value.split(",") if isinstance(value, str) else list(value)
+            box = tuple(float(p) for p in parts)
+            if len(box) != 4 or box[0] >= box[2] or box[1] >= box[3]:
+                raise ValueError("need lon_min,lat_min,lon_max,lat_max")
+            return box
+        if isinstance(default, bool):
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off", ""):
+                return False
+            raise ValueError(f"not a boolean: {value!r}")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: {exc}") from None
+
+
+def _feeds_from(table: Mapping[str, Any]) -> tuple[FeedConfig, ...]:
+    out = []
+    known = {f.name for f in fields(FeedConfig)}
+    for name, spec in table.items():
+        if not isinstance(spec, Mapping):
+            raise SettingsError(f"feeds.{name} must be a table")
+        unknown = set(spec) - known
+        if unknown:
+            raise SettingsError(f"feeds.{name}: unknown keys {sorted(unknown)}")
+        out.append(FeedConfig(name=name, adapter=str(spec.get("adapter", name)),
+                              **{k: v for k, v in spec.items() if k not in ("name", "adapter")}))
+    return tuple(out)
+
+
+def load_settings(config_file: str | Path | None = None, env: Mapping[str, str] | None = None,
+                  **overrides: Any) -> Settings:
+    """Build the settings: keyword arguments beat the environment, which beats the file.
+
+    The file is `config_file`, else `$LUKUANG_CONFIG`, else `./lukuang.toml` when present.
+    """
+    env = os.environ if env is None else env
+    defaults = Settings()
+    values: dict[str, Any] = {}
+    path = config_file or env.get("LUKUANG_CONFIG")
+    if not path and Path(DEFAULT_CONFIG_NAME).is_file():
+        path = DEFAULT_CONFIG_NAME
+    if path:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file not found: {p}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {p}: {exc}") from None
+        section = data.get("lukuang", data)
+        for key, value in section.items():
+            if key == "feeds":
+                values["feeds"] = _feeds_from(value)
+            elif key in {f.name for f in fields(Settings)}:
+                values[key] = _coerce(key, value, getattr(defaults, key))
+            else:
+                raise SettingsError(f"config file {p}: unknown setting {key!r}")
+        values["config_file"] = p.resolve()
+    for env_name, attr in _ENV_MAP.items():
+        if env_name in env and (env_name != "LUKUANG_REDIS_URL" or "REDIS_URL" not in env):
+            values[attr] = _coerce(attr, env[env_name], getattr(defaults, attr))
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in {f.name for f in fields(Settings)}:
+            raise SettingsError(f"unknown setting {key!r}")
+        values[key] = value if key == "feeds" else _coerce(key, value, getattr(defaults, key))
+    settings = replace(defaults, **values)
+    if not settings.city.isidentifier() or "{" in settings.city:
+        raise SettingsError(f"setting city: {settings.city!r} must be a simple identifier")
+    return settings
