@@ -66,6 +66,11 @@ class Keys:
         """Set of upstream ids seen in the feed's last poll (ends alerts that disappear)."""
         return f"{self.base}seen:{feed}"
 
+    def private(self, event_id: str) -> str:
+        """Hash of personal data behind an event (raw report text, phone, plate, name);
+        read only for roles allowed to see it."""
+        return f"{self.base}private:{event_id}"
+
     def lease(self, name: str) -> str:
         return f"{self.base}lease:{name}"
 

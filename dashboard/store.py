@@ -205,6 +205,21 @@ class Store:
             pipe.hset(key, mapping=clean)
         pipe.execute()
 
+    def put_private(self, items: dict[str, dict[str, str]], ttl_s: int | None = None) -> None:
+        """Keep personal data (raw text, contact) per event id, apart from the event itself."""
+        if not items:
+            return
+        pipe = self.r.pipeline(transaction=False)
+        for event_id, fields in items.items():
+            key = self.keys.private(event_id)
+            pipe.hset(key, mapping={k: str(v) for k, v in fields.items()})
+            pipe.expire(key, ttl_s or self.event_ttl_s)
+        pipe.execute()
+
+    def get_private(self, event_id: str) -> dict[str, str]:
+        """Personal data of one event. Callers must check the role first."""
+        return self.r.hgetall(self.keys.private(event_id))
+
     # -- reads --------------------------------------------------------------------------
     def version(self) -> int:
         return int(self.r.get(self.keys.version()) or 0)
