@@ -10,6 +10,7 @@ import dash
 import redis
 from flask import current_app, jsonify
 
+from dashboard import web
 from dashboard.services import Services
 from dashboard.settings import Settings, load_settings
 from layouts import pages
@@ -22,6 +23,27 @@ def services() -> Services:
     return current_app.config["LUKUANG"]
 
 
+# page name (a function in layouts.pages), path, the permission it needs, title
+PAGES = (
+    ("wall", "/wall", "view_wall", "路况 · 大屏"),
+    ("dispatch", "/dispatch", "view_dispatch", "路况 · 调度"),
+    ("comms", "/comms", "view_comms", "路况 · 宣传"),
+    ("feeds", "/feeds", "view_feeds", "路况 · 数据源"),
+)
+
+
+def guarded(permission: str, layout):
+    """Wrap a page layout: the page is built only for a caller holding ``permission``."""
+    def page(**query):
+        user = web.current_user()
+        if user is None or (user.name == web.KIOSK_USER and permission != "view_wall"):
+            return pages.login_needed()
+        if not user.can(permission):
+            return pages.forbidden(user.role)
+        return layout(**query)
+    return page
+
+
 def create_app(settings: Settings | None = None, svc: Services | None = None) -> dash.Dash:
     """Build the app. The Redis connection is opened here and passed to callbacks via Flask."""
     settings = settings or load_settings()
@@ -30,11 +52,12 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
                     serve_locally=True, suppress_callback_exceptions=True,
                     update_title=None)
     app.server.config["LUKUANG"] = svc
+    web.install(app.server, services)
     dash.register_page("home", path="/", layout=pages.home, title="路况 Lukuang")
-    dash.register_page("wall", path="/wall", layout=pages.wall, title="路况 · 大屏")
-    dash.register_page("dispatch", path="/dispatch", layout=pages.dispatch, title="路况 · 调度")
-    dash.register_page("comms", path="/comms", layout=pages.comms, title="路况 · 宣传")
-    dash.register_page("feeds", path="/feeds", layout=pages.feeds, title="路况 · 数据源")
+    dash.register_page("login", path="/login", layout=pages.login, title="路况 · 登录")
+    for name, path, permission, title in PAGES:
+        dash.register_page(name, path=path, title=title,
+                           layout=guarded(permission, getattr(pages, name)))
     app.layout = dash.html.Div([dash.page_container])
 
     @app.server.get("/healthz")

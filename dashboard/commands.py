@@ -137,7 +137,58 @@ def cmd_doctor(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAIL if any(c["status"] == "fail" for c in checks) else EXIT_OK
 
 
+def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
+    import getpass
+
+    from .auth import AuthError, add_user
+    from .connection import open_redis
+    from .keys import Keys
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            return fail("users add: the two passwords differ")
+    handle = open_redis(settings)
+    try:
+        user = add_user(handle.client, Keys(settings.key_prefix, settings.city), args.name,
+                        args.role, password, replace=args.replace)
+    except AuthError as exc:
+        return fail(f"users add: {exc}")
+    finally:
+        handle.close()
+    emit({"user": user.name, "role": user.role})
+    return EXIT_OK
+
+
+def cmd_users_list(args: argparse.Namespace, settings: Settings) -> int:
+    from .auth import list_users
+    from .connection import open_redis
+    from .keys import Keys
+
+    handle = open_redis(settings)
+    try:
+        emit([{"user": u.name, "role": u.role}
+              for u in list_users(handle.client, Keys(settings.key_prefix, settings.city))])
+    finally:
+        handle.close()
+    return EXIT_OK
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    from .auth import ROLES
+
+    users = sub.add_parser("users", help="accounts and roles").add_subparsers(
+        dest="users_cmd", required=True)
+    p = users.add_parser("add", help="create an account (password prompted or from stdin)")
+    p.add_argument("name")
+    p.add_argument("--role", required=True, choices=ROLES)
+    p.add_argument("--password-stdin", action="store_true")
+    p.add_argument("--replace", action="store_true", help="reset an existing account")
+    p.set_defaults(handler=cmd_users_add)
+    p = users.add_parser("list", help="accounts and their roles")
+    p.set_defaults(handler=cmd_users_list)
     roads = sub.add_parser("roads", help="the road network").add_subparsers(dest="roads_cmd",
                                                                           required=True)
     p = roads.add_parser("import", help="make a network file active (GeoJSON, GPKG, SHP, OSM PBF)")
