@@ -71,6 +71,18 @@ class Keys:
         read only for roles allowed to see it."""
         return f"{self.base}private:{event_id}"
 
+    def user(self, name: str) -> str:
+        return f"{self.base}user:{name}"
+
+    def users_index(self) -> str:
+        return f"{self.base}users"
+
+    def session(self, sid: str) -> str:
+        return f"{self.base}session:{sid}"
+
+    def login_failures(self, who: str) -> str:
+        return f"{self.base}loginfail:{who}"
+
     def lease(self, name: str) -> str:
         return f"{self.base}lease:{name}"
 
