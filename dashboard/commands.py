@@ -73,6 +73,7 @@ def doctor_checks(settings: Settings) -> list[dict[str, str]]:
     checks: list[dict[str, str]] = []
     try:
         handle = open_redis(settings, start_embedded=False)
+        handle.client.ping()
     except (redis.RedisError, ValueError, OSError) as exc:
         where = settings.redis_url or f"the embedded server for {settings.state_dir}"
         checks.append({"check": "redis", "status": "fail",

@@ -1,0 +1,88 @@
+"""app.py: the pages exist, /healthz reports Redis and the data version, the CLI's exit codes."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+
+from app import create_app
+from dashboard.services import Services
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def client(settings):
+    app = create_app(settings)
+    yield app.server.test_client()
+    app.server.config["LUKUANG"].close()
+
+
+def test_healthz_reports_redis_and_version(client, store):
+    body = client.get("/healthz").get_json()
+    assert body["redis"] == "ok" and body["data_version"] == 0
+
+
+def test_healthz_when_redis_is_down(settings):
+    svc = Services.open(settings, start_embedded=False)
+    svc.handle.client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2)
+    app = create_app(settings, svc=svc)
+    resp = app.server.test_client().get("/healthz")
+    assert resp.status_code == 503 and resp.get_json()["redis"].startswith("unreachable")
+
+
+@pytest.mark.parametrize("path", ["/", "/wall", "/dispatch", "/comms", "/feeds"])
+def test_every_page_is_served(client, path):
+    resp = client.get(path)
+    assert resp.status_code in (200, 403)
+
+
+def cli(args, settings, **kw):
+    env = {**os.environ, "REDIS_URL": settings.redis_url, "LUKUANG_KEY_PREFIX": settings.key_prefix,
+           "LUKUANG_STATE_DIR": str(settings.state_dir)}
+    return subprocess.run([sys.executable, "-c", "import sys, app; sys.exit(app.main())", *args],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=120, **kw)
+
+
+def test_cli_roads_match_and_miss(settings):
+    hit = cli(["roads", "match", "117.0900", "36.1905"], settings)
+    miss = cli(["roads", "match", "116.85", "35.95"], settings)
+    assert hit.returncode == 0, hit.stderr
+    out = json.loads(hit.stdout)
+    assert out["road_name"] and out["distance_m"] < 150
+    assert miss.returncode == 1 and "no road segment within" in miss.stdout
+
+
+def test_cli_roads_import_bad_file_keeps_previous(settings, tmp_path):
+    good = tmp_path / "net.geojson"
+    good.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "测试路", "highway": "primary"},
+         "geometry": {"type": "LineString", "coordinates": [[117.0, 36.0], [117.01, 36.0]]}}]}))
+    ok = cli(["roads", "import", str(good)], settings)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["segments"] >= 2
+    bad = tmp_path / "bad.geojson"
+    bad.write_text("{not json")
+    res = cli(["roads", "import", str(bad)], settings)
+    assert res.returncode == 2
+    assert res.stderr.startswith("lukuang: roads import:") and res.stderr.count("\n") == 1
+    summary = json.loads(cli(["roads", "summary"], settings).stdout)
+    assert summary["named_roads"] == 1
+
+
+def test_cli_doctor_plain_words(settings):
+    res = cli(["doctor"], settings)
+    assert "[  ok] redis" in res.stdout and "road network" in res.stdout
+    down = cli(["doctor"], settings.__class__(**{**settings.__dict__,
+                                                "redis_url": "redis://127.0.0.1:1/0"}))
+    assert down.returncode == 1 and "cannot reach" in down.stdout
+
+
+def test_cli_bad_config_exit_2(tmp_path, settings):
+    cfg = tmp_path / "x.toml"
+    cfg.write_text("port = 'x'")
+    res = cli(["--config", str(cfg), "doctor"], settings)
+    assert res.returncode == 2 and "setting port" in res.stderr
