@@ -1,0 +1,229 @@
+"""PII masking: single fields, free text, full-width forms, and properties."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from dashboard.masking import (
+    contains_pii, mask_id_number, mask_name, mask_phone, mask_plate, mask_text, normalise,
+)
+
+PII_KINDS = {"phone", "plate", "id_number"}
+
+
+def fullwidth(text: str) -> str:
+    """ASCII digits/letters/dashes to their full-width forms."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+# -- single fields ----------------------------------------------------------------------
+@pytest.mark.parametrize("raw, masked", [
+    ("13812341234", "138****1234"),
+    ("138-1234-5678", "138****5678"),
+    ("+86 138 1234 5678", "+86 138****5678"),
+    ("８６１３８１２３４５６７８", "+86 138****5678"),
+    ("0538-1234567", "0538-***4567"),
+    ("010-87654321", "010-****4321"),
+    ("8261234", "***1234"),
+])
+def test_mask_phone(raw, masked):
+    assert mask_phone(raw) == masked
+
+
+@pytest.mark.parametrize("raw, masked", [
+    ("鲁J12345", "鲁J·1***5"),
+    ("鲁J·12345", "鲁J·1***5"),
+    ("鲁 J 1234 5", "鲁J·1***5"),
+    ("鲁JD12345", "鲁J·D****5"),
+    ("鲁Ｊ１２３４５", "鲁J·1***5"),
+    ("鲁j8a2b3", "鲁J·8***3"),
+])
+def test_mask_plate(raw, masked):
+    assert mask_plate(raw) == masked
+
+
+@pytest.mark.parametrize("raw, masked", [
+    ("张三", "张*"), ("李小龙", "李**"), ("欧阳娜娜", "欧**"), ("王", "*"), ("", ""),
+])
+def test_mask_name(raw, masked):
+    assert mask_name(raw) == masked
+
+
+def test_mask_id_number():
+    assert mask_id_number("370902199001011234") == "370902********1234"
+    assert mask_id_number("37090219900101123x") == "370902********123X"
+    assert mask_id_number("３７０９０２１９９００１０１１２３４") == "370902********1234"
+
+
+# -- free text --------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("长城路泰玻大街路口追尾，我电话13812345678", "长城路泰玻大街路口追尾，我电话138****5678"),
+    ("联系电话：１３９－０５３８－６６７７", "联系电话：139****6677"),
+    ("电话 +86 135 3800 1122 谢谢", "电话 +86 135****1122 谢谢"),
+    ("手机（＋８６）１５８　１２３４　５６７８", "手机+86 158****5678"),
+    ("座机0538-8261234转分机", "座机0538-***1234转分机"),
+    ("打8613812345678找我", "打+86 138****5678找我"),
+    ("座机（0538）8261234", "座机0538-***1234"),
+    ("鲁J12345和鲁JF1234剐蹭了", "鲁J·1***5和鲁J·F***4剐蹭了"),
+    ("车牌鲁Ｊ·８８８６６追尾", "车牌鲁J·8***6追尾"),
+    ("鲁 J 1234 5 违停在岱庙门口", "鲁J·1***5 违停在岱庙门口"),
+    ("身份证号370902199001011234，", "身份证号370902********1234，"),
+    ("我叫张三，在龙潭路被追尾", "我叫张*，在龙潭路被追尾"),
+    ("姓名：欧阳娜娜 电话13800001111", "姓名：欧** 电话138****1111"),
+    ("联系人李小龙13800001111", "联系人李**138****1111"),
+    ("车主王刚在现场", "车主王*在现场"),
+    ("电话8261234找刘师傅", "电话***1234找刘师傅"),
+])
+def test_mask_text_examples(text, expected):
+    assert mask_text(text) == expected
+    assert contains_pii(text)
+    assert not contains_pii(expected)
+
+
+@pytest.mark.parametrize("text", [
+    "东岳大街迎胜路口17:30起车多缓行",
+    "G3京台高速K512+300处施工，预计2026-10-01完工",
+    "泰山大街东向西3.5公里排队，拨打12345或122",
+    "12122高速服务热线，110报警",
+    "S31泰新高速泰安东收费站 10-15分钟",
+    "2026年10月1日至10月7日 早7:00-9:00 晚17:00-19:30",
+    "车速20km/h，排队约800米，用时35分钟",
+    "张先生反映灵山大街积水约0.3米",
+    "张先生和李女士都没事",
+    "京台高速 京沪高速 沪蓉高速",
+    "第1,234,567位网友 阅读2065899次",
+])
+def test_non_pii_unchanged(text):
+    assert mask_text(text) == text
+    assert contains_pii(text) == []
+
+
+def test_contains_pii_kinds():
+    assert contains_pii("鲁J12345") == ["plate"]
+    assert contains_pii("１３８１２３４５６７８") == ["phone"]
+    assert contains_pii("370902199001011234") == ["id_number"]
+    assert contains_pii("我叫张三") == ["name"]
+    assert contains_pii("138****5678 鲁J·1***5 370902********1234 我叫张*") == []
+
+
+def test_normalise_keeps_length():
+    text = "１３８　１２３４－５６７８・鲁Ｊ"
+    assert len(normalise(text)) == len(text)
+    assert normalise(text) == "138 1234-5678·鲁J"
+
+
+# -- properties -------------------------------------------------------------------------
+PROVINCES = "京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽贵粤青藏川宁琼"
+SEPS = st.sampled_from(["", "", "", " ", "-", "　", "－", "—"])
+FILLER = st.sampled_from([
+    "", "东岳大街", "长城路泰玻大街路口", "追尾了", "@泰山交警", "😂", "，", "。", " ", "17:30",
+    "2026-10-01", "3.5公里", "12345", "122", "堵死了", "鲁", "电话", "手机", "车牌", "号码是",
+])
+
+
+@st.composite
+def mobiles(draw):
+    digits = "1" + draw(st.sampled_from("3456789")) + "".join(
+        draw(st.lists(st.sampled_from("0123456789"), min_size=9, max_size=9)))
+    groups = [digits[:3], digits[3:7], digits[7:]]
+    sep = draw(SEPS)
+    text = sep.join(groups)
+    if draw(st.booleans()):
+        text = draw(st.sampled_from(["+86", "+86 ", "0086", "（+86）"])) + text
+    if draw(st.booleans()):
+        text = fullwidth(text)
+    return text
+
+
+@st.composite
+def landlines(draw):
+    area = draw(st.sampled_from(["0538", "010", "0531", "021", "0635"]))
+    local = draw(st.sampled_from("123456789")) + "".join(
+        draw(st.lists(st.sampled_from("0123456789"), min_size=6, max_size=7)))
+    text = area + draw(st.sampled_from(["-", "", " ", "－"])) + local
+    return fullwidth(text) if draw(st.booleans()) else text
+
+
+@st.composite
+def plates(draw):
+    prov = draw(st.sampled_from(PROVINCES))
+    city = draw(st.sampled_from("ABCDEFGHJKLMNPQRSTUVWXYZabcdefghjk"))
+    size = draw(st.sampled_from([5, 6]))
+    body = draw(st.lists(st.sampled_from("0123456789"), min_size=size, max_size=size))
+    if draw(st.booleans()):
+        body[draw(st.integers(0, size - 1))] = draw(st.sampled_from("ABDFHJK"))
+    sep = draw(st.sampled_from(["", "·", " ", "・", "-", "•"]))
+    tail = "".join(body)
+    if draw(st.booleans()):
+        tail = tail[:4] + " " + tail[4:]
+    text = prov + city + sep + tail
+    return fullwidth(text) if draw(st.booleans()) else text
+
+
+@st.composite
+def id_numbers(draw):
+    body = draw(st.sampled_from("123456789")) + "".join(
+        draw(st.lists(st.sampled_from("0123456789"), min_size=16, max_size=16)))
+    text = body + draw(st.sampled_from("0123456789X"))
+    return fullwidth(text) if draw(st.booleans()) else text
+
+
+PII = st.one_of(mobiles(), landlines(), plates(), id_numbers())
+
+
+@st.composite
+def reports(draw):
+    parts = draw(st.lists(st.one_of(FILLER, PII), min_size=1, max_size=8))
+    return "".join(parts)
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(FILLER, PII), min_size=1, max_size=4), FILLER)
+def test_masked_text_has_no_pii(pairs, end):
+    # each piece of PII follows a filler that ends in a non-digit or nothing
+    text = "".join(f + " " + p for f, p in pairs) + " " + end
+    found = set(contains_pii(text))
+    assert found & PII_KINDS, text
+    masked = mask_text(text)
+    assert not set(contains_pii(masked)) & PII_KINDS, (text, masked)
+    assert mask_text(masked) == masked
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(reports())
+def test_masking_is_idempotent_and_complete(text):
+    masked = mask_text(text)
+    assert mask_text(masked) == masked
+    assert not set(contains_pii(masked)) & PII_KINDS, (text, masked)
+
+
+NOISE = st.lists(st.sampled_from(
+    list("0123456789０１２３４５６７８９ -－—·・+（）()*Xx鲁京JjDdF") + ["　", "\u200b", "我叫", "张", "三"]),
+    max_size=60).map("".join)
+
+
+@hsettings(max_examples=600, deadline=None)
+@given(NOISE)
+def test_masking_arbitrary_noise(text):
+    masked = mask_text(text)
+    assert mask_text(masked) == masked
+    assert not set(contains_pii(masked)) & PII_KINDS, (text, masked)
+
+
+NON_PII = st.lists(st.sampled_from([
+    "东岳大街", "泰山大街", "龙潭路", "迎胜路口", "G3京台高速", "S31泰新高速", "K512+300",
+    "17:30", "7:05", "2026-10-01", "2026年10月1日", "10-15分钟", "3.5公里", "800米",
+    "40km/h", "12345", "122", "110", "12122", "@泰山交警", "#国庆出行#", "东向西", "南行",
+    "拥堵", "追尾", "施工", "积水", "，", "。", " ", "😡", "张先生", "李女士", "王师傅",
+    "第3车道", "2车道", "100%", "阅读65605", "467条", "1号线",
+]), max_size=12)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(NON_PII, st.sampled_from(["，", " ", "。", "、", "\n"]))
+def test_non_pii_text_left_unchanged(parts, sep):
+    # numbers in real text are separated by words or punctuation; glued together,
+    # "12122"+"12122"+... is an 18-digit number and is rightly masked as an ID
+    text = sep.join(parts)
+    assert mask_text(text) == text
+    assert contains_pii(text) == []
