@@ -54,6 +54,7 @@ class Settings:
     match_max_m: float = 150.0
     event_ttl_s: int = 7 * 24 * 3600
     report_window_s: int = 1800
+    reopen_window_s: int = 3600
     changes_maxlen: int = 100_000
     quarantine_maxlen: int = 10_000
     congestion_stale_s: int = 900
@@ -91,6 +92,7 @@ _ENV_MAP = {
     "LUKUANG_WAIT_REPLICAS": "wait_replicas",
     "LUKUANG_WAIT_TIMEOUT_MS": "wait_timeout_ms",
     "LUKUANG_CLUSTER": "cluster",
+    "LUKUANG_REOPEN_WINDOW_S": "reopen_window_s",
     "LUKUANG_CITY_BBOX": "city_bbox",
 }
 

@@ -1,0 +1,325 @@
+"""Run every configured feed at its own interval in one process, until told to stop.
+
+One thread per feed: hold the feed's lease → fetch (conditional, with retries, within
+the feed's deadline) → ``ingest_payload`` → feed health. Whatever goes wrong in one
+feed is logged and recorded in its health; it never stops the others. A housekeeping
+thread expires old events (every ~10 s) and records the congestion index (every
+minute and right after a congestion batch).
+
+Leases: ``SET lease <runner-id> NX PX ttl``, renewed each poll only by the holder, so
+two runners (on one host or several) never poll the same feed, and when a holder dies
+another takes the feed over once the lease runs out.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import redis
+
+from dashboard.settings import FeedConfig, Settings
+from dashboard.store import Store
+
+from .base import Adapter, ParseContext, ParseResult, PayloadError
+from .breaker import Breaker
+from .config import mask_secrets, public_url, with_credentials
+from .fetch import FetchError, fetch_with_retries
+from .pipeline import ingest_payload, make_context
+
+log = logging.getLogger("lukuang.feeds")
+
+EXPIRE_EVERY_S = 10.0
+INDEX_EVERY_S = 60.0
+JOIN_TIMEOUT_S = 8.0
+# what each adapter's upstream must send (an HTML error page is refused either way)
+EXPECT = {"hotline": "csv"}
+
+# renew only if we still hold the lease; release only our own
+_RENEW_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE_LUA = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+def new_runner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class _Observed(Adapter):
+    """Wraps an adapter to note the newest ``observed_at`` a payload carried (for lag)."""
+
+    def __init__(self, inner: Adapter):
+        self.inner = inner
+        self.name = inner.name
+        self.ttl_s = inner.ttl_s
+        self.newest: float | None = None
+
+    def parse(self, payload: bytes, ctx: ParseContext) -> ParseResult:
+        result = self.inner.parse(payload, ctx)
+        stamps = [ev.observed_at.timestamp() for ev in result.events
+                  if getattr(ev, "observed_at", None) is not None]
+        stamps += [float(c[4]) for c in result.congestion]
+        self.newest = max(stamps) if stamps else None
+        return result
+
+    def merge(self, result: ParseResult, store: Any, ctx: ParseContext) -> ParseResult:
+        return self.inner.merge(result, store, ctx)
+
+
+def resolve_adapter(feed: FeedConfig, adapters: Mapping[str, Any] | None = None) -> Adapter:
+    """The adapter for a feed: from ``adapters`` (by feed or adapter name), else the registry."""
+    found = None
+    if adapters:
+        found = adapters.get(feed.name) or adapters.get(feed.adapter)
+    if found is None:
+        from .registry import get_adapter
+
+        found = get_adapter(feed.adapter)
+    return found() if isinstance(found, type) else found
+
+
+@dataclass
+class FeedWorker:
+    """Polls one feed; ``run`` loops until ``stop`` is set."""
+
+    feed: FeedConfig
+    settings: Settings
+    store: Store
+    adapter: Adapter
+    network: Callable[[], Any]
+    stop: threading.Event
+    runner_id: str
+    congestion_written: threading.Event = field(default_factory=threading.Event)
+    clock: Callable[[], float] = time.time
+    breaker: Breaker = field(default_factory=Breaker)
+    _scripts: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def lease_key(self) -> str:
+        return self.store.keys.lease(self.feed.name)
+
+    def lease_ttl_ms(self) -> int:
+        # three intervals, but never shorter than one poll can take
+        return int(1000 * max(3 * self.feed.interval_s, self.feed.timeout_s + self.feed.interval_s))
+
+    def _script(self, name: str, text: str):
+        if name not in self._scripts:
+            self._scripts[name] = self.store.r.register_script(text)
+        return self._scripts[name]
+
+    def hold_lease(self) -> bool:
+        """Take the lease when free, renew it when ours; False when another runner has it."""
+        r, ttl = self.store.r, self.lease_ttl_ms()
+        if r.set(self.lease_key, self.runner_id, nx=True, px=ttl):
+            return True
+        return bool(self._script("renew", _RENEW_LUA)(keys=[self.lease_key],
+                                                      args=[self.runner_id, ttl]))
+
+    def release_lease(self) -> None:
+        try:
+            self._script("release", _RELEASE_LUA)(keys=[self.lease_key], args=[self.runner_id])
+        except redis.RedisError as exc:
+            log.warning("%s: could not release the lease: %s", self.feed.name, exc)
+
+    def _health(self, counters: dict[str, int] | None = None, **fields: Any) -> None:
+        try:
+            self.store.update_feed_health(self.feed.name, counters, **fields)
+        except redis.RedisError as exc:
+            log.error("%s: cannot record feed health: %s", self.feed.name, exc)
+
+    def _common(self, now: float) -> dict[str, str]:
+        return {"last_poll_at": f"{now:.0f}", "runner": self.runner_id,
+                "interval_s": f"{self.feed.interval_s:g}", "source": public_url(self.feed.url),
+                **self.breaker.health()}
+
+    def poll_once(self) -> None:
+        """One poll: fetch, ingest, record health. Never raises."""
+        started = self.clock()
+        try:
+            self._poll(started)
+        except (FetchError, PayloadError) as exc:
+            if self.stop.is_set() and isinstance(exc, FetchError):
+                return  # aborted by the shutdown, not the upstream's fault
+            self._failed(started, exc, counted=isinstance(exc, PayloadError))
+        except redis.RedisError as exc:  # not the upstream's fault: leave the breaker alone
+            log.error("%s: Redis error: %s", self.feed.name, exc)
+            self._health({"errors": 1}, last_error=f"redis: {exc}"[:500],
+                         last_error_at=f"{self.clock():.0f}")
+        except Exception as exc:  # noqa: BLE001 - one feed's bug must not stop the runner
+            log.exception("%s: poll failed", self.feed.name)
+            self._failed(started, exc, counted=False)
+
+    def _poll(self, started: float) -> None:
+        name = self.feed.name
+        health = self.store.r.hgetall(self.store.keys.feed(name))
+        url, headers = with_credentials(self.feed)
+        result = fetch_with_retries(
+            url, deadline_s=self.feed.timeout_s, max_bytes=self.feed.max_bytes,
+            etag=health.get("etag") or None, last_modified=health.get("last_modified") or None,
+            headers=headers, expect=getattr(self.adapter, "expect", None)
+            or EXPECT.get(self.feed.adapter, "json"), stop=self.stop)
+        if result.not_modified:
+            self.breaker.record_success()
+            now = self.clock()
+            newest = float(health.get("newest_observed_at") or started)
+            self._health({"polls": 1, "not_modified": 1}, last_ok=f"{now:.0f}",
+                         lag_s=f"{max(0.0, now - newest):.0f}", **self._common(started))
+            return
+        network = self.network()
+        if not self.hold_lease():  # a slow fetch outlived the lease and another runner has it
+            log.warning("%s: lease lost during the fetch; this payload is left to %s", name,
+                        self.store.r.get(self.lease_key))
+            return
+        observed = _Observed(self.adapter)
+        ctx = make_context(network, self.settings, name)
+        summary = ingest_payload(observed, result.body, ctx, self.store, feed=name)
+        self.breaker.record_success()
+        now = self.clock()
+        newest = observed.newest if observed.newest is not None else started
+        self._health(None, lag_s=f"{max(0.0, now - newest):.0f}",
+                     newest_observed_at=f"{newest:.0f}", etag=result.etag or "",
+                     last_modified=result.last_modified or "",
+                     last_fetch_ms=f"{result.elapsed_s * 1000:.0f}",
+                     last_bytes=str(len(result.body)), **self._common(started))
+        if summary.congestion_segments:
+            self.congestion_written.set()
+        log.debug("%s: %s", name, summary.to_dict())
+
+    def _failed(self, started: float, exc: BaseException, counted: bool) -> None:
+        self.breaker.record_failure()
+        message = mask_secrets(f"{exc.__class__.__name__}: {exc}")[:500]
+        log.warning("%s: %s (breaker %s)", self.feed.name, message, self.breaker.state)
+        fields = self._common(started)
+        if not counted:  # the pipeline already counted and described a bad payload
+            fields.update(last_error=message, last_error_at=f"{self.clock():.0f}")
+        self._health(None if counted else {"errors": 1}, **fields)
+
+    def run(self) -> None:
+        """Poll at the feed's interval while holding its lease, until ``stop`` is set."""
+        try:  # load the road network before taking the lease: a first load takes seconds
+            self.network()
+        except Exception:  # noqa: BLE001 - each poll reports it in the feed health
+            log.exception("%s: cannot load the road network", self.feed.name)
+        next_at = time.monotonic()
+        try:
+            while not self.stop.is_set():
+                try:
+                    mine = self.hold_lease()
+                except redis.RedisError as exc:
+                    log.error("%s: lease check failed: %s", self.feed.name, exc)
+                    mine = False
+                if mine and self.breaker.allow():
+                    self.poll_once()
+                elif mine:
+                    self._health(None, **self._common(self.clock()))
+                next_at = max(next_at + self.feed.interval_s, time.monotonic())
+                self.stop.wait(max(0.0, next_at - time.monotonic()))
+        finally:
+            self.release_lease()
+
+
+def housekeeping(store: Store, network: Callable[[], Any], stop: threading.Event,
+                 congestion_written: threading.Event, stale_s: float = 900,
+                 expire_every_s: float = EXPIRE_EVERY_S,
+                 index_every_s: float = INDEX_EVERY_S) -> None:
+    """Expire old events and record the congestion index until ``stop`` is set."""
+    from dashboard.congestion import record_congestion_index
+
+    def record_index() -> None:
+        try:
+            record_congestion_index(store, network(), stale_s=stale_s)
+        except Exception:  # noqa: BLE001 - try again next round
+            log.exception("congestion index failed")
+
+    next_expire = next_index = time.monotonic()
+    while not stop.is_set():
+        now = time.monotonic()
+        if now >= next_expire:
+            next_expire = now + expire_every_s
+            try:
+                store.expire_active()
+            except Exception:  # noqa: BLE001
+                log.exception("expire_active failed")
+        if now >= next_index or congestion_written.is_set():
+            congestion_written.clear()
+            next_index = now + index_every_s
+            record_index()
+        stop.wait(0.5)
+    if congestion_written.is_set():  # a batch landed during the last round: index it
+        record_index()
+
+
+def run_feeds(settings: Settings, feeds: list[FeedConfig], stop_event: threading.Event, *,
+              store: Store | None = None, network: Callable[[], Any] | None = None,
+              adapters: Mapping[str, Any] | None = None, runner_id: str | None = None,
+              with_housekeeping: bool = True) -> None:
+    """Run every enabled feed until ``stop_event`` is set; return once they have stopped.
+
+    ``store``, ``network`` (a function returning the road network) and ``adapters``
+    (name → adapter, overriding ``feeds.registry``) are for tests and embedding.
+    """
+    handle = None
+    if store is None:
+        from dashboard.connection import open_redis
+
+        handle = open_redis(settings)
+        store = Store.from_settings(handle.client, settings)
+    if network is None:
+        def network():
+            from dashboard.roads import get_network
+
+            return get_network(settings.state_dir)
+    runner_id = runner_id or new_runner_id()
+    congestion_written = threading.Event()
+    threads: list[threading.Thread] = []
+    try:
+        for feed in feeds:
+            if not feed.enabled:
+                continue
+            try:
+                adapter = resolve_adapter(feed, adapters)
+            except Exception as exc:  # noqa: BLE001 - a bad entry must not stop the others
+                log.error("%s: no adapter %r: %s", feed.name, feed.adapter, exc)
+                store.update_feed_health(feed.name, {"errors": 1},
+                                         last_error=f"no adapter {feed.adapter!r}: {exc}"[:500],
+                                         last_error_at=f"{time.time():.0f}")
+                continue
+            worker = FeedWorker(feed, settings, store, adapter, network, stop_event, runner_id,
+                                congestion_written,
+                                breaker=Breaker(base_cooldown_s=max(5.0, 2 * feed.interval_s)))
+            threads.append(threading.Thread(target=worker.run, name=f"feed-{feed.name}",
+                                            daemon=True))
+        if with_housekeeping:
+            threads.append(threading.Thread(
+                target=housekeeping, name="feed-housekeeping", daemon=True,
+                args=(store, network, stop_event, congestion_written,
+                      settings.congestion_stale_s)))
+        names = [t.name[len("feed-"):] for t in threads if t.name != "feed-housekeeping"]
+        log.info("runner %s: %d feed(s): %s", runner_id, len(names), ", ".join(names))
+        for t in threads:
+            t.start()
+        while not stop_event.wait(0.5):
+            pass
+        stopping = time.monotonic()
+        for t in threads:
+            t.join(max(0.1, stopping + JOIN_TIMEOUT_S - time.monotonic()))
+            if t.is_alive():
+                log.warning("%s did not finish within %.0f s", t.name, JOIN_TIMEOUT_S)
+        log.info("runner %s stopped in %.2f s", runner_id, time.monotonic() - stopping)
+    finally:
+        if handle is not None:
+            handle.close()

@@ -1,0 +1,385 @@
+"""/dispatch (指挥调度): the incident queue, the map of incidents and units, the incident
+detail with its lifecycle buttons, clearance statistics, units and (admins) the audit.
+
+Pure functions that turn plain data (built in dashboard.incidents / units / clearance)
+into components and plotly dicts. Every user-supplied string is a text child or a plain
+grid cell (AG Grid's default text renderer): nothing is rendered as HTML.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable, Sequence
+
+import dash_ag_grid as dag
+from dash import dcc, html
+
+from . import ids
+from .shell import nav
+
+MAP_HEIGHT_PX = 430
+MAP_WIDTH_PX = 560
+STATUS_COLOURS = {"reported": "#e0462f", "verified": "#f08c00", "dispatched": "#3d7fe0",
+                  "on_scene": "#8e44ad", "cleared": "#2e9e4f", "merged": "#9aa5b1"}
+UNIT_COLOURS = {"free": "#2ecc71", "assigned": "#3d7fe0", "on_scene": "#8e44ad",
+                "off_duty": "#7f8c8d"}
+UNIT_STATUS_LABELS = {"free": "空闲 free", "assigned": "已派出 assigned",
+                      "on_scene": "在现场 on scene", "off_duty": "下班 off duty"}
+UNIT_TYPE_LABELS = {"patrol_car": "警车", "motorcycle": "铁骑", "tow_truck": "清障车"}
+BUTTONS = (  # (action, id, label)
+    ("acknowledge", ids.DISPATCH_BTN_ACK, "确认 Acknowledge"),
+    ("verify", ids.DISPATCH_BTN_VERIFY, "核实 Verify"),
+    ("assign_nearest", ids.DISPATCH_BTN_ASSIGN_NEAREST, "派最近警力 Dispatch nearest"),
+    ("on_scene", ids.DISPATCH_BTN_ON_SCENE, "到场 On scene"),
+    ("clear", ids.DISPATCH_BTN_CLEAR, "清除 Clear"),
+    ("reopen", ids.DISPATCH_BTN_REOPEN, "重开 Reopen"),
+)
+ACTION_BUTTON_IDS = {a: i for a, i, _ in BUTTONS} | {
+    "assign": ids.DISPATCH_BTN_ASSIGN, "release": ids.DISPATCH_BTN_RELEASE,
+    "merge": ids.DISPATCH_BTN_MERGE, "link": ids.DISPATCH_BTN_LINK,
+    "follow": ids.DISPATCH_BTN_FOLLOW}
+BUTTON_ORDER = tuple(ACTION_BUTTON_IDS)   # the order of the buttons' "disabled" outputs
+ROW = {"display": "flex", "gap": "16px", "alignItems": "flex-start", "flexWrap": "wrap"}
+PANEL = {"background": "#fff", "border": "1px solid #d9e0ea", "borderRadius": "6px",
+         "padding": "10px 12px"}
+BTN_GAP = {"display": "flex", "gap": "8px", "flexWrap": "wrap", "margin": "6px 0"}
+
+
+def _panel(children: Any, flex: str = "1 1 0", **style: Any) -> html.Div:
+    return html.Div(children, style={**PANEL, "flex": flex, "minWidth": "320px", **style})
+
+
+def queue_columns() -> list[dict[str, Any]]:
+    """The queue's columns; every cell is plain text."""
+    return [
+        {"field": "rank", "headerName": "#", "width": 60},
+        {"field": "id", "headerName": "编号 ID", "width": 120},
+        {"field": "status_label", "headerName": "状态 status", "width": 100},
+        {"field": "ack", "headerName": "已确认 ack", "width": 90},
+        {"field": "severity", "headerName": "级别 sev", "width": 80},
+        {"field": "category", "headerName": "类别 kind", "width": 90},
+        {"field": "place", "headerName": "地点 place", "flex": 1, "minWidth": 160},
+        {"field": "district", "headerName": "辖区 district", "width": 100},
+        {"field": "age_min", "headerName": "分钟 age", "width": 80},
+        {"field": "units", "headerName": "警力 units", "width": 130},
+        {"field": "reports", "headerName": "报告 reports", "width": 90},
+    ]
+
+
+def layout(can: Iterable[str] = ()) -> html.Div:
+    """The page. ``can`` is the caller's permissions: buttons for what the role may not
+    do are shown disabled (the server refuses them anyway)."""
+    can = set(can)
+    dispatch = "dispatch" in can
+
+    def button(bid: str, label: str, allowed: bool, **kw: Any) -> html.Button:
+        return html.Button(label, id=bid, n_clicks=0, disabled=True, style=button_style(True),
+                           title=None if allowed else "无权限 not allowed for your role", **kw)
+
+    status_ok = "acknowledge" in can  # acknowledge, on scene, clear once dispatched
+    lifecycle = [button(bid, label, dispatch or (status_ok and action in (
+        "acknowledge", "on_scene", "clear"))) for action, bid, label in BUTTONS]
+    return html.Div(className="lk-page lk-dispatch", children=[
+        nav("/dispatch"),
+        dcc.Interval(id=ids.DISPATCH_TICK, interval=5000, n_intervals=0),
+        dcc.Store(id=ids.DISPATCH_SEEN, data={}),
+        dcc.Store(id=ids.DISPATCH_SELECTED, data=None),
+        dcc.Store(id=ids.DISPATCH_BUMP, data=0),
+        html.Div(style={**ROW, "alignItems": "baseline"}, children=[
+            html.H1("指挥调度 Dispatch", style={"marginRight": "12px"}),
+            html.Span(["未确认 unacknowledged ", html.Strong("—", id=ids.DISPATCH_UNACK)],
+                      className="lk-pill", style={"background": "#fde2de"}),
+            html.Span(["处理中 open ", html.Strong("—", id=ids.DISPATCH_OPEN)],
+                      className="lk-pill"),
+        ]),
+        html.Div(id=ids.DISPATCH_MESSAGE, role="status", **{"aria-live": "polite"},
+                 style={"minHeight": "22px", "margin": "4px 0"}),
+        html.Div(style=ROW, children=[
+            _panel([html.H3("事件队列 Incident queue (by urgency)", style={"marginTop": 0}),
+                    dag.AgGrid(id=ids.DISPATCH_GRID, columnDefs=queue_columns(), rowData=[],
+                               getRowId="params.data.id",
+                               defaultColDef={"sortable": True, "resizable": True},
+                               dashGridOptions={
+                                   "rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                                    "enableClickSelection": True},
+                                   "animateRows": False},
+                               getRowStyle={"styleConditions": [
+                                   {"condition": "params.data.ack === '否'",
+                                    "style": {"fontWeight": "700"}}]},
+                               style={"height": f"{MAP_HEIGHT_PX}px", "width": "100%"})],
+                   flex="3 1 0"),
+            _panel([dcc.Graph(id=ids.DISPATCH_MAP, figure=empty_figure(),
+                              config={"displayModeBar": False, "scrollZoom": True,
+                                      "displaylogo": False},
+                              style={"height": f"{MAP_HEIGHT_PX + 34}px"})], flex="2 1 0",
+                   padding="4px"),
+        ]),
+        html.Div(style={**ROW, "marginTop": "16px"}, children=[
+            _panel(html.Div(id=ids.DISPATCH_DETAIL, children=detail_panel(None)), flex="3 1 0"),
+            _panel([
+                html.H3("操作 Actions", style={"marginTop": 0}),
+                html.Div(lifecycle, style=BTN_GAP),
+                dcc.Input(id=ids.DISPATCH_NOTE, type="text", maxLength=300,
+                          placeholder="备注 note (optional)", style={"width": "100%"}),
+                html.H4("最近空闲警力 Nearest free units"),
+                dcc.RadioItems(id=ids.DISPATCH_UNIT_CHOICE, options=[], value=None,
+                               labelStyle={"display": "block"}),
+                html.Div([button(ids.DISPATCH_BTN_ASSIGN, "派所选警力 Dispatch selected unit",
+                                 dispatch)], style=BTN_GAP),
+                html.H4("收回警力 Release a unit"),
+                html.Div([dcc.Dropdown(id=ids.DISPATCH_RELEASE_CHOICE, options=[],
+                                       placeholder="unit", style={"minWidth": "200px"}),
+                          button(ids.DISPATCH_BTN_RELEASE, "收回 Release", dispatch)],
+                         style=BTN_GAP),
+                html.H4("合并重复事件 Merge into"),
+                html.Div([dcc.Dropdown(id=ids.DISPATCH_MERGE_CHOICE, options=[],
+                                       placeholder="incident", style={"minWidth": "200px"}),
+                          button(ids.DISPATCH_BTN_MERGE, "合并 Merge", dispatch)],
+                         style=BTN_GAP),
+                html.H4("关联报告 Link a report"),
+                dcc.Dropdown(id=ids.DISPATCH_REPORT_CHOICE, options=[], placeholder="report"),
+                html.Div([button(ids.DISPATCH_BTN_LINK, "关联 Link", dispatch),
+                          button(ids.DISPATCH_BTN_FOLLOW,
+                                 "跟踪并转交 Follow (moving target: hand over)", dispatch)],
+                         style=BTN_GAP),
+            ], flex="2 1 0"),
+        ]),
+        html.Div(style={**ROW, "marginTop": "16px"}, children=[
+            _panel([html.H3("从报告创建事件 New incident from a report", style={"marginTop": 0}),
+                    dcc.Dropdown(id=ids.DISPATCH_CREATE_CHOICE, options=[],
+                                 placeholder="report (微博 / 122 / Waze)"),
+                    html.Div([html.Button("创建 Create", id=ids.DISPATCH_BTN_CREATE,
+                                          n_clicks=0, disabled=not dispatch)], style=BTN_GAP)]),
+            _panel([html.H3("警力状态 Unit status (by hand)", style={"marginTop": 0}),
+                    html.Div([dcc.Dropdown(id=ids.DISPATCH_UNIT_PICK, options=[],
+                                           placeholder="unit", style={"minWidth": "220px"}),
+                              dcc.Dropdown(id=ids.DISPATCH_UNIT_STATUS, value="off_duty",
+                                           clearable=False, style={"minWidth": "160px"},
+                                           options=[{"label": "下班 off duty",
+                                                     "value": "off_duty"},
+                                                    {"label": "空闲 free", "value": "free"},
+                                                    {"label": "交还数据源 back to feed",
+                                                     "value": "feed"}]),
+                              html.Button("设置 Set", id=ids.DISPATCH_BTN_UNIT_SET, n_clicks=0,
+                                          disabled="manage_units" not in can)],
+                             style=BTN_GAP)]),
+        ]),
+        _panel([html.H3("处置时长 Clearance times (minutes: median / p90)",
+                        style={"marginTop": 0}),
+                html.Div(id=ids.DISPATCH_STATS, children=stats_table([]))],
+               marginTop="16px"),
+        _panel(audit_section("view_audit" in can), marginTop="16px"),
+    ])
+
+
+def button_style(disabled: bool) -> dict[str, Any]:
+    """Disabled buttons look disabled (the shared stylesheet has no :disabled rule)."""
+    return {"opacity": 0.4, "cursor": "not-allowed"} if disabled else {}
+
+
+def audit_section(allowed: bool) -> list:
+    if not allowed:
+        return [html.H3("审计记录 Audit trail", style={"marginTop": 0}),
+                html.P("仅管理员可查看 Admins only.", className="lk-muted")]
+    return [html.H3("审计记录 Audit trail", style={"marginTop": 0}),
+            html.Div([dcc.Input(id=ids.DISPATCH_AUDIT_WHO, type="text", maxLength=32,
+                                placeholder="user (optional)"),
+                      html.Button("查看 Show", id=ids.DISPATCH_BTN_AUDIT, n_clicks=0),
+                      html.A("导出 CSV export", href="/api/v1/audit.csv", target="_blank",
+                             rel="noopener")], style=BTN_GAP),
+            html.Div(id=ids.DISPATCH_AUDIT_TABLE)]
+
+
+# -- map ----------------------------------------------------------------------------------------
+def view_for_bounds(bounds: Sequence[float], width_px: float = MAP_WIDTH_PX,
+                    height_px: float = MAP_HEIGHT_PX) -> dict[str, Any]:
+    """Centre and zoom that fit a lon/lat box into the panel."""
+    x0, y0, x1, y1 = bounds
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    dx = max(x1 - x0, 1e-4)
+    dy = max(y1 - y0, 1e-4) / max(math.cos(math.radians(cy)), 0.1)
+    # MapLibre's world is 512 px wide at zoom 0
+    zoom = min(math.log2(width_px * 360 / (512 * dx)), math.log2(height_px * 360 / (512 * dy)))
+    return {"center": {"lon": round(cx, 5), "lat": round(cy, 5)}, "zoom": round(zoom - 0.15, 2)}
+
+
+def empty_figure() -> dict[str, Any]:
+    return {"data": [], "layout": {"margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+                                   "xaxis": {"visible": False}, "yaxis": {"visible": False},
+                                   "paper_bgcolor": "#0a1220", "plot_bgcolor": "#0a1220"}}
+
+
+def map_traces(rows: Sequence[dict[str, Any]], units: Sequence[dict[str, Any]],
+               selected: str | None) -> list[dict[str, Any]]:
+    """Five traces: links unit → incident, units, incidents, the selected incident ring.
+    Hover text is built from masked fields only."""
+    inc_by_id = {r["id"]: r for r in rows}
+    link_lon: list[Any] = []
+    link_lat: list[Any] = []
+    for u in units:
+        inc = inc_by_id.get(u.get("incident") or "")
+        if inc and u.get("lon") is not None:
+            link_lon += [u["lon"], inc["lon"], None]
+            link_lat += [u["lat"], inc["lat"], None]
+    shown_units = [u for u in units if u.get("lon") is not None]
+    sel = inc_by_id.get(selected or "")
+    return [
+        {"type": "scattermap", "mode": "lines", "name": "派警 dispatched",
+         "lon": link_lon, "lat": link_lat, "hoverinfo": "skip",
+         "line": {"color": "#8fb8ff", "width": 2}},
+        {"type": "scattermap", "mode": "markers", "name": "警力 units",
+         "lon": [u["lon"] for u in shown_units], "lat": [u["lat"] for u in shown_units],
+         "customdata": [f"unit:{u['id']}" for u in shown_units],
+         "hovertext": [f"{u.get('callsign') or u['id']} · "
+                       f"{UNIT_TYPE_LABELS.get(u.get('type', ''), u.get('type', ''))} · "
+                       f"{UNIT_STATUS_LABELS.get(u.get('status', ''), u.get('status', ''))}"
+                       for u in shown_units],
+         "hoverinfo": "text",
+         "marker": {"size": 9, "color": [UNIT_COLOURS.get(u.get("status", ""), "#ccc")
+                                         for u in shown_units], "opacity": 0.95}},
+        {"type": "scattermap", "mode": "markers", "name": "事件 incidents",
+         "lon": [r["lon"] for r in rows], "lat": [r["lat"] for r in rows],
+         "customdata": [r["id"] for r in rows],
+         "hovertext": [f"{r['id']} · {r['status_label']} · {r['category']} · {r['place']}"
+                       for r in rows],
+         "hoverinfo": "text",
+         "marker": {"size": [10 + 3 * int(r.get("severity") or 0) for r in rows],
+                    "color": [STATUS_COLOURS.get(r["status"], "#ccc") for r in rows]}},
+        {"type": "scattermap", "mode": "markers", "name": "所选 selected",
+         "lon": [sel["lon"]] if sel else [], "lat": [sel["lat"]] if sel else [],
+         "hoverinfo": "skip", "showlegend": False,
+         "marker": {"size": 26, "color": "rgba(255, 211, 77, 0.35)"}},
+    ]
+
+
+def map_figure(style: dict[str, Any], view: dict[str, Any], traces: list[dict[str, Any]]
+               ) -> dict[str, Any]:
+    """The whole map: an offline style (no tile server) and the data traces."""
+    bg = style.get("layers", [{}])[0].get("paint", {}).get("background-color", "#0a1220")
+    return {"data": traces, "layout": {
+        "map": {"style": style, "center": view["center"], "zoom": view["zoom"]},
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0}, "uirevision": "dispatch",
+        "paper_bgcolor": bg, "showlegend": True,
+        "legend": {"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.85)",
+                   "font": {"size": 12}}, "clickmode": "event"}}
+
+
+# -- detail -------------------------------------------------------------------------------------
+def _kv(label: str, value: Any) -> html.Tr:
+    return html.Tr([html.Th(label), html.Td("—" if value in (None, "") else str(value))])
+
+
+def detail_panel(d: dict[str, Any] | None) -> list:
+    """The incident detail: header, location, times, reports, units, history."""
+    if not d:
+        return [html.H3("事件详情 Incident", style={"marginTop": 0}),
+                html.P("在队列或地图上选择一个事件。 Pick an incident in the queue or on the map.",
+                       className="lk-muted")]
+    colour = STATUS_COLOURS.get(d["status"], "#ccc")
+    head = html.H3(style={"marginTop": 0}, children=[
+        html.Span(d["id"], id="dispatch-detail-id"), " ",
+        html.Span(d["status_label"], className="lk-pill", id="dispatch-detail-status",
+                  style={"background": colour, "color": "#fff"}),
+        f" {d['category']} · 级别 {d['severity']}",
+        html.Span(" 已确认 acknowledged" if d["ack"] else " 未确认 unacknowledged",
+                  className="lk-muted")])
+    times = d["times"]
+    info = html.Table(className="lk-table", children=html.Tbody([
+        _kv("地点 place", d["place"]),
+        _kv("道路 roads", "、".join(d.get("road_names") or [])),
+        _kv("辖区 district", d["district"]),
+        _kv("坐标 lon, lat", f"{d['lon']:.5f}, {d['lat']:.5f}"),
+        _kv("内容 text", d["text"]),
+        _kv("报告 → 核实 → 派警 → 到场 → 清除",
+            " → ".join(times.get(k) or "—" for k in ("reported_at", "verified_at",
+                                                       "dispatched_at", "on_scene_at",
+                                                       "cleared_at"))),
+        _kv("确认 acknowledged by", f"{d['ack_by']} {d['ack_at']}".strip()),
+        _kv("合并 merged", ("→ " + d["merged_into"]) if d.get("merged_into")
+            else "、".join(d.get("merged") or [])),
+    ]))
+    reports = [html.H4(f"关联报告 Reports ({len(d['reports'])})")]
+    rows = []
+    for rep in d["reports"]:
+        private = rep.get("private") or {}
+        contact = "; ".join(f"{k}: {v}" for k, v in private.items() if k != "raw_text")
+        rows.append(html.Tr([html.Td(rep.get("source", "")), html.Td(rep.get("at", "")),
+                             html.Td(rep.get("id", "")),
+                             html.Td(private.get("raw_text") or rep.get("text", "")),
+                             html.Td(contact or ("—" if d.get("pii") else "已隐藏 masked"))]))
+    reports.append(html.Table(className="lk-table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("来源 source", "时间 at", "编号 id",
+                                                 "内容 text", "联系人 contact")])),
+        html.Tbody(rows)]))
+    units = [html.H4(f"已派警力 Assigned units ({len(d['units'])})")]
+    if d["units"]:
+        units.append(html.Table(className="lk-table", children=html.Tbody([
+            html.Tr([html.Td(u.get("callsign") or u["id"]), html.Td(u["id"]),
+                     html.Td(UNIT_TYPE_LABELS.get(u["type"], u["type"])),
+                     html.Td(UNIT_STATUS_LABELS.get(u["status"], u["status"]))])
+            for u in d["units"]])))
+    history = [html.H4("记录 History"), html.Table(className="lk-table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("时间 at", "人员 by", "操作 action",
+                                                 "状态 status", "说明 detail")])),
+        html.Tbody([html.Tr([
+            html.Td(e.get("at_local", "")), html.Td(f"{e.get('by', '')} ({e.get('role', '')})"),
+            html.Td(e.get("action", "")),
+            html.Td(f"{e.get('from') or '·'} → {e.get('to')}" if e.get("from") != e.get("to")
+                    else e.get("to", "")),
+            html.Td(" ".join(str(x) for x in (
+                e.get("unit") or "", e.get("report") or "", e.get("into") or "",
+                e.get("duplicate") or "", e.get("note") or "") if x))])
+            for e in reversed(d["history"])])])]
+    return [head, info, *reports, *units, *history]
+
+
+def unit_options(nearest: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for c in nearest:
+        metres = c["road_m"] if c.get("road_m") is not None else c["straight_m"]
+        how = "道路 by road" if c.get("by") == "road" else "直线 straight line"
+        out.append({"label": f"{c['callsign'] or c['id']} "
+                             f"({UNIT_TYPE_LABELS.get(c['type'], c['type'])}) "
+                             f"{metres / 1000:.1f} km {how}", "value": c["id"]})
+    return out
+
+
+def stats_table(rows: Sequence[dict[str, Any]]) -> html.Table | html.P:
+    if not rows:
+        return html.P("近7天暂无事件 No incidents in the last 7 days.", className="lk-muted")
+
+    def fig(row: dict[str, Any], stage: str) -> str:
+        n = row.get(f"{stage}_n", 0)
+        if not n:
+            return "—"
+        return f"{row[f'{stage}_median']} / {row[f'{stage}_p90']} (n={n})"
+    stages = (("report_to_dispatch", "报告→派警"), ("dispatch_to_scene", "派警→到场"),
+              ("scene_to_clear", "到场→清除"), ("report_to_clear", "报告→清除"))
+    return html.Table(className="lk-table", children=[
+        html.Thead(html.Tr([html.Th("日期 day"), html.Th("辖区 district"),
+                            html.Th("事件 incidents"), html.Th("已清除 cleared"),
+                            *[html.Th(label) for _, label in stages]])),
+        html.Tbody([html.Tr([html.Td(r["day"]), html.Td(r["district"]),
+                             html.Td(str(r["incidents"]), className="lk-num"),
+                             html.Td(str(r["cleared"]), className="lk-num"),
+                             *[html.Td(fig(r, s), className="lk-num") for s, _ in stages]])
+                    for r in rows])])
+
+
+def audit_table(entries: Sequence[dict[str, str]]) -> html.Table | html.P:
+    if not entries:
+        return html.P("没有记录 No entries.", className="lk-muted")
+    return html.Table(className="lk-table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("时间 at", "人员 who", "角色 role",
+                                                 "操作 action", "对象 target", "rev",
+                                                 "之前 before", "之后 after")])),
+        html.Tbody([html.Tr([html.Td(e.get("at_local", "")), html.Td(e.get("who", "")),
+                             html.Td(e.get("role", "")), html.Td(e.get("action", "")),
+                             html.Td(e.get("target", "")), html.Td(e.get("rev", "")),
+                             html.Td(e.get("before", "")[:300]),
+                             html.Td(e.get("after", "")[:300])]) for e in entries])])
+
+
+def message(text: str, kind: str = "ok") -> html.Div:
+    colours = {"ok": "#1f8a3a", "warn": "#b07d00", "error": "#c0271a"}
+    return html.Div(text, className=f"lk-dispatch-msg lk-dispatch-msg-{kind}",
+                    style={"color": colours.get(kind, "#1b2533"), "fontWeight": 600})

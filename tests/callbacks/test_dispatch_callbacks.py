@@ -1,0 +1,221 @@
+"""/dispatch callbacks: the plain functions with real services, and the Weibo-report
+scenario over HTTP (/_dash-update-component) by two officers, with a conflict."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+
+import pytest
+from dash import Patch
+from dash.exceptions import PreventUpdate
+
+import callbacks.dispatch as C
+from app import create_app
+from dashboard import audit, basemap
+from dashboard import incidents as I
+from dashboard import units as U
+from dashboard.auth import User, add_user
+from dashboard.masking import contains_pii
+from dashboard.model import RoadEvent
+from dashboard.services import Services
+from layouts import dispatch as L
+from layouts import ids
+
+OFFICER = User("li", "officer")
+AUX = User("wang", "aux")
+ADMIN = User("root", "admin")
+RAW = "长城路泰玻大街路口发生交通拥堵 @泰山交警 我电话13905381234"
+
+
+@pytest.fixture
+def svc(settings):
+    s = Services.open(settings, start_embedded=False)
+    yield s
+    s.close()
+
+
+def seed(svc) -> tuple[float, float]:
+    lon, lat = svc.network.intersection("长城路", "泰玻大街")
+    now = time.time()
+    svc.store.upsert_events([RoadEvent(
+        id="weibo:4990001", kind="report", category="jam", severity=2, source="weibo",
+        observed_at=datetime.fromtimestamp(now - 120, timezone.utc), lon=lon, lat=lat,
+        district="泰山区", road_names=("长城路", "泰玻大街"),
+        text="长城路泰玻大街路口发生交通拥堵 @泰山交警 我电话139****1234",
+        attrs={"place": "长城路泰玻大街路口"})])
+    svc.store.put_private({"weibo:4990001": {"raw_text": RAW, "screen_name": "泰安市民张伟"}})
+    U.apply_feed(svc.r, svc.keys, [
+        U.UnitReport("T-101", "patrol_car", "泰安交警101", lon + 0.004, lat, "free", now),
+        U.UnitReport("T-102", "patrol_car", "泰安交警102", lon + 0.03, lat, "free", now)])
+    return lon, lat
+
+
+def test_refresh_builds_the_queue_and_an_offline_map_then_patches(svc):
+    seed(svc)
+    res = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001")
+    out = C.refresh(svc, AUX, {})
+    rows, unack, n_open, fig, _stats, create_opts, link_opts, merge_opts, units, seen = out
+    assert len(out) == C.REFRESH_OUTPUTS
+    assert [r["id"] for r in rows] == [res.incident_id] and unack == "1" and n_open == "1"
+    assert isinstance(fig, dict) and basemap.style_urls(fig["layout"]["map"]["style"]) == []
+    names = [t["name"] for t in fig["data"]]
+    assert "警力 units" in names and "事件 incidents" in names
+    units_trace = fig["data"][names.index("警力 units")]
+    assert len(units_trace["lon"]) == 2
+    assert create_opts == [] and [o["value"] for o in merge_opts] == [res.incident_id]
+    assert {o["value"] for o in units} == {"T-101", "T-102"}
+    with pytest.raises(PreventUpdate):           # nothing changed: one Redis GET, no work
+        C.refresh(svc, AUX, seen)
+    I.acknowledge(svc.r, svc.keys, AUX, res.incident_id)
+    again = C.refresh(svc, AUX, seen)
+    assert isinstance(again[3], Patch)           # the style is not sent again
+    assert again[1] == "0"
+
+
+def test_select_masks_for_aux_and_shows_contact_to_officer(svc):
+    seed(svc)
+    inc = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001").incident_id
+    detail, selected, unit_opts, release, disabled = C.select(svc, AUX, inc)
+    assert selected == {"id": inc, "rev": 1}
+    assert RAW not in repr(detail) and not contains_pii(repr(detail))
+    assert [o["value"] for o in unit_opts][0] == "T-101"
+    enabled = {a for a, d in zip(L.BUTTON_ORDER, disabled) if not d}
+    assert enabled == {"acknowledge"}                      # aux: acknowledge only, here
+    detail, *_rest, disabled = C.select(svc, OFFICER, inc)
+    assert RAW in repr(detail) and "泰安市民张伟" in repr(detail)
+    enabled = {a for a, d in zip(L.BUTTON_ORDER, disabled) if not d}
+    assert {"acknowledge", "verify", "assign_nearest", "assign", "clear", "merge",
+            "link", "follow"} == enabled
+    assert C.select(svc, OFFICER, None)[1] is None
+    assert C.select(svc, OFFICER, "INC-999999")[1] is None
+
+
+def test_act_runs_the_lifecycle_and_reports_conflicts(svc):
+    seed(svc)
+    inc = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001").incident_id
+    msg, again = C.act(svc, OFFICER, "assign_nearest", {"id": inc, "rev": 1})
+    assert again and "泰安交警101" in msg.children and "by road" in msg.children
+    stale = {"id": inc, "rev": 2}
+    msg, again = C.act(svc, AUX, "on_scene", stale)
+    assert "dispatched → on_scene" in msg.children and again
+    msg, again = C.act(svc, OFFICER2 := User("zhao", "officer"), "clear", stale)
+    assert "changed by wang at" in msg.children and "status dispatched → on_scene" in msg.children
+    assert "refreshed" in msg.children and again
+    assert I.load(svc.r, svc.keys, inc).status == "on_scene"
+    msg, _ = C.act(svc, OFFICER2, "clear", {"id": inc, "rev": 3})
+    assert I.load(svc.r, svc.keys, inc).status == "cleared"
+    msg, _ = C.act(svc, OFFICER, "on_scene", {"id": inc, "rev": 4})
+    assert msg.children == "cannot go from cleared to on_scene; reopen first"
+    msg, _ = C.act(svc, OFFICER, "assign", {"id": inc, "rev": 4})
+    assert "Pick a unit" in msg.children
+    msg, _ = C.act(svc, OFFICER, "verify", None)
+    assert "Pick an incident" in msg.children
+    msg, _ = C.act(svc, AUX, "verify", {"id": inc, "rev": 4})
+    assert "无权限" in msg.children or "cannot" in msg.children
+
+
+def test_create_unit_and_audit_views(svc):
+    seed(svc)
+    msg, again, selected = C.create(svc, OFFICER, "weibo:4990001")
+    assert again and selected == {"id": "INC-000001", "rev": 1}
+    msg, _, _ = C.create(svc, OFFICER, "weibo:4990001")
+    assert "already linked to INC-000001" in msg.children
+    msg, again = C.set_unit_status(svc, OFFICER, "T-102", "off_duty")
+    assert "下班" in msg.children and U.get_unit(svc.r, svc.keys, "T-102").status == "off_duty"
+    table = C.audit_view(svc, ADMIN, "li")
+    assert "unit_update" in repr(table) and "create" in repr(table)
+    with pytest.raises(PermissionError):
+        C.audit_view(svc, OFFICER, None)
+
+
+# -- over HTTP, as the browser would -----------------------------------------------------------
+def _post(client, app, first_input: str, inputs: dict, state: dict, trigger: str):
+    key = next(k for k, v in app.callback_map.items()
+               if v["inputs"] and v["inputs"][0]["id"] == first_input)
+    v = app.callback_map[key]
+    outs = v["output"]
+    outs = [{"id": o.component_id, "property": o.component_property} for o in
+            (outs if isinstance(outs, (list, tuple)) else [outs])]
+    body = {"output": key, "outputs": outs if len(outs) > 1 else outs[0],
+            "inputs": [{"id": i["id"], "property": i["property"],
+                        "value": inputs.get(i["id"])} for i in v["inputs"]],
+            "state": [{"id": s["id"], "property": s["property"],
+                       "value": state.get(s["id"])} for s in v["state"]],
+            "changedPropIds": [trigger]}
+    return client.post("/_dash-update-component", json=body)
+
+
+def ensure_registered() -> None:
+    """``dash.callback`` keeps callbacks in a global list that the FIRST app of the process
+    takes; register the dispatch callbacks again when another test's app took them."""
+    import importlib
+
+    from dash import _callback
+
+    if not any(ids.DISPATCH_GRID in k for k in _callback.GLOBAL_CALLBACK_MAP):
+        importlib.reload(C)
+
+
+def test_two_officers_over_http(settings):
+    ensure_registered()
+    app = create_app(settings)
+    svc = app.server.config["LUKUANG"]
+    try:
+        seed(svc)
+        clients = {}
+        for name, role in (("li", "officer"), ("zhao", "officer"), ("wang", "aux")):
+            add_user(svc.r, svc.keys, name, role, "password-123")
+            c = app.server.test_client()
+            assert c.post("/login", data={"username": name, "password": "password-123",
+                                          "next": "/"}).status_code == 302
+            clients[name] = c
+        # the page shows the report in "create from report"
+        resp = _post(clients["li"], app, ids.DISPATCH_TICK, {ids.DISPATCH_TICK: 1}, {},
+                     f"{ids.DISPATCH_TICK}.n_intervals")
+        out = resp.get_json()["response"]
+        assert [o["value"] for o in out[ids.DISPATCH_CREATE_CHOICE]["options"]] == [
+            "weibo:4990001"]
+        resp = _post(clients["li"], app, ids.DISPATCH_BTN_CREATE, {ids.DISPATCH_BTN_CREATE: 1},
+                     {ids.DISPATCH_CREATE_CHOICE: "weibo:4990001", ids.DISPATCH_BUMP: 0},
+                     f"{ids.DISPATCH_BTN_CREATE}.n_clicks")
+        sel = resp.get_json()["response"][ids.DISPATCH_SELECTED]["data"]
+        assert sel == {"id": "INC-000001", "rev": 1}
+        buttons = {b: 0 for b in C.DISPATCH_BUTTONS}
+        resp = _post(clients["li"], app, ids.DISPATCH_BTN_VERIFY,
+                     {**buttons, ids.DISPATCH_BTN_ASSIGN_NEAREST: 1},
+                     {ids.DISPATCH_SELECTED: sel, ids.DISPATCH_BUMP: 1},
+                     f"{ids.DISPATCH_BTN_ASSIGN_NEAREST}.n_clicks")
+        assert "泰安交警101" in json.dumps(resp.get_json(), ensure_ascii=False)
+        # both officers' pages now show rev 2; li marks on scene, zhao clears a moment later
+        page = {"id": "INC-000001", "rev": 2}
+        status_buttons = {b: 0 for b in C.STATUS_BUTTONS}
+        resp = _post(clients["li"], app, ids.DISPATCH_BTN_ACK,
+                     {**status_buttons, ids.DISPATCH_BTN_ON_SCENE: 1},
+                     {ids.DISPATCH_SELECTED: page, ids.DISPATCH_BUMP: 2},
+                     f"{ids.DISPATCH_BTN_ON_SCENE}.n_clicks")
+        assert resp.status_code == 200
+        resp = _post(clients["zhao"], app, ids.DISPATCH_BTN_ACK,
+                     {**status_buttons, ids.DISPATCH_BTN_CLEAR: 1},
+                     {ids.DISPATCH_SELECTED: page, ids.DISPATCH_BUMP: 2},
+                     f"{ids.DISPATCH_BTN_CLEAR}.n_clicks")
+        body = json.dumps(resp.get_json(), ensure_ascii=False)
+        assert "changed by li at" in body and "status dispatched → on_scene" in body
+        assert resp.get_json()["response"][ids.DISPATCH_BUMP]["data"] == 3  # page refreshes
+        # the aux officer may not dispatch
+        resp = _post(clients["wang"], app, ids.DISPATCH_BTN_VERIFY,
+                     {**buttons, ids.DISPATCH_BTN_VERIFY: 1},
+                     {ids.DISPATCH_SELECTED: page}, f"{ids.DISPATCH_BTN_VERIFY}.n_clicks")
+        assert resp.status_code == 403
+        # zhao clears with the refreshed rev
+        resp = _post(clients["zhao"], app, ids.DISPATCH_BTN_ACK,
+                     {**status_buttons, ids.DISPATCH_BTN_CLEAR: 1},
+                     {ids.DISPATCH_SELECTED: {"id": "INC-000001", "rev": 3}},
+                     f"{ids.DISPATCH_BTN_CLEAR}.n_clicks")
+        assert "on_scene → cleared" in json.dumps(resp.get_json(), ensure_ascii=False)
+        trail = [(e["who"], e["action"]) for e in audit.read(svc.r, svc.keys,
+                                                             newest_first=False)]
+        assert trail == [("li", "create"), ("li", "assign"), ("li", "status:on_scene"),
+                         ("zhao", "status:cleared")]
+    finally:
+        svc.close()
