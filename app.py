@@ -8,9 +8,11 @@ import logging
 
 import dash
 import redis
-from flask import current_app, jsonify
+from flask import Response, current_app, jsonify, request
 
-from dashboard import web
+import callbacks  # noqa: F401  (registers every dash.callback)
+from dashboard import dispatch_api, web
+from dashboard.api import make_api
 from dashboard.services import Services
 from dashboard.settings import Settings, load_settings
 from layouts import pages
@@ -52,13 +54,29 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
                     serve_locally=True, suppress_callback_exceptions=True,
                     update_title=None)
     app.server.config["LUKUANG"] = svc
-    web.install(app.server, services)
+    with app.server.app_context():  # install() reads the services through current_app
+        web.install(app.server, services)
+    app.server.register_blueprint(make_api(services))
+    app.server.register_blueprint(dispatch_api.blueprint(services))
+
+    @app.server.before_request
+    def _wall_token():
+        """/wall needs the kiosk token when one is configured (or a logged-in user); its
+        callbacks check the token again from the page URL (callbacks/wall.py)."""
+        if request.path.rstrip("/") == "/wall" and web.current_user() is None:
+            return Response("403 Forbidden: wall token missing or wrong\n", 403,
+                            mimetype="text/plain")
     dash.register_page("home", path="/", layout=pages.home, title="路况 Lukuang")
     dash.register_page("login", path="/login", layout=pages.login, title="路况 · 登录")
     for name, path, permission, title in PAGES:
         dash.register_page(name, path=path, title=title,
                            layout=guarded(permission, getattr(pages, name)))
     app.layout = dash.html.Div([dash.page_container])
+    # Dash registers its script paths in a lazy first-request setup; under gunicorn threads a
+    # fresh worker serving several script requests at once races it (500 "dash is not a
+    # registered library"). Do it now, before the worker serves anything.
+    with app.server.test_request_context("/"):
+        app._setup_server()
 
     @app.server.get("/healthz")
     def healthz():
@@ -125,6 +143,7 @@ def build_parser():
     import argparse
 
     from dashboard import commands as core_commands
+    from dashboard import reach_cli
     from feeds import commands as feed_commands
 
     parser = argparse.ArgumentParser(prog="lukuang", description="路况 Lukuang command line")
@@ -141,6 +160,7 @@ def build_parser():
     p.set_defaults(handler=cmd_run)
     core_commands.register(sub)
     feed_commands.register(sub)
+    reach_cli.register(sub)
     return parser
 
 

@@ -92,3 +92,65 @@ class Keys:
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this city (tests, cleanup)."""
         return f"{self.prefix}:{{{self.city}}}:*"
+
+    # -- dispatch: incidents, units, report links (appended by the dispatch work) --------
+    def incident(self, incident_id: str) -> str:
+        """Hash: one incident's current state (status, rev, history as JSON, …)."""
+        return f"{self.base}incident:{incident_id}"
+
+    def incidents_open(self) -> str:
+        """Sorted set: open incident ids scored by urgency (lowest score first)."""
+        return f"{self.base}incidents:open"
+
+    def incidents_index(self) -> str:
+        """Sorted set: every incident id scored by its report time (statistics, lists)."""
+        return f"{self.base}incidents:all"
+
+    def incident_seq(self) -> str:
+        """Counter for new incident numbers."""
+        return f"{self.base}incidents:seq"
+
+    def unit(self, unit_id: str) -> str:
+        """Hash: one unit (type, callsign, position, status, current incident, rev)."""
+        return f"{self.base}unit:{unit_id}"
+
+    def units_geo(self) -> str:
+        """Geo set: every unit's last position (GEOSEARCH for the nearest free units)."""
+        return f"{self.base}units:geo"
+
+    def units_index(self) -> str:
+        """Set: every unit id."""
+        return f"{self.base}units"
+
+    def report_incident(self) -> str:
+        """Hash: report (event) id → the incident it is linked to."""
+        return f"{self.base}report-incident"
+
+    # comms ---------------------------------------------------------------------------
+    def bulletin(self, bulletin_id: str) -> str:
+        """Hash: one bulletin draft (text, state, rev, author, approver, publications)."""
+        return f"{self.base}bulletin:{bulletin_id}"
+
+    def bulletins_index(self) -> str:
+        """Sorted set: bulletin ids scored by creation time."""
+        return f"{self.base}bulletins"
+
+    def bulletin_seq(self) -> str:
+        """Counter: the last bulletin number handed out."""
+        return f"{self.base}bulletinseq"
+
+    def reach_post(self, post_id: str) -> str:
+        """Hash: one of the account's own posts and its latest metrics."""
+        return f"{self.base}reach:post:{post_id}"
+
+    def reach_snapshots(self, post_id: str) -> str:
+        """Sorted set: metric snapshots of one post, scored by snapshot time."""
+        return f"{self.base}reach:snap:{post_id}"
+
+    def reach_index(self) -> str:
+        """Sorted set: post ids scored by publication time."""
+        return f"{self.base}reach:posts"
+
+    def report_replies(self) -> str:
+        """Hash: citizen report event id -> JSON {by, at, text} of the account's reply."""
+        return f"{self.base}replies"

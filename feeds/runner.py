@@ -308,6 +308,12 @@ def run_feeds(settings: Settings, feeds: list[FeedConfig], stop_event: threading
                 target=housekeeping, name="feed-housekeeping", daemon=True,
                 args=(store, network, stop_event, congestion_written,
                       settings.congestion_stale_s)))
+        if settings.demo and not settings.feeds and adapters is None:
+            # the demo account's own timeline and reads export (the comms reach panel)
+            from .reach_feed import run_reach_poller
+
+            threads.append(threading.Thread(target=run_reach_poller, name="feed-reach",
+                                            daemon=True, args=(settings, store, stop_event)))
         names = [t.name[len("feed-"):] for t in threads if t.name != "feed-housekeeping"]
         log.info("runner %s: %d feed(s): %s", runner_id, len(names), ", ".join(names))
         for t in threads:

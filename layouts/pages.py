@@ -40,17 +40,51 @@ def forbidden(role: str) -> html.Div:
         html.P(f"Your role ({role}) cannot open this page.", className="lk-muted")])
 
 
-def wall() -> html.Div:
-    return placeholder("/wall", "大屏 Wall display", "The live city map is being built.")
+def _settings():
+    """The running app's settings (read at request time, never at import)."""
+    from flask import current_app
+
+    return current_app.config["LUKUANG"].settings
 
 
-def dispatch() -> html.Div:
-    return placeholder("/dispatch", "指挥调度 Dispatch", "Incident queue: not built yet.")
+def wall(**_: str) -> html.Div:
+    from dashboard.wall import legend_items
+
+    from . import wall as wall_layout
+
+    s = _settings()
+    return wall_layout.layout(refresh_ms=int(s.refresh_s * 1000), city_name=s.city_name,
+                              legend_items=legend_items())
 
 
-def comms() -> html.Div:
-    return placeholder("/comms", "宣传 Comms", "Bulletin composer: not built yet.")
+def dispatch(**_: str) -> html.Div:
+    from dashboard.auth import PERMISSIONS
+    from dashboard.web import current_user
+
+    from .dispatch import layout
+
+    user = current_user()
+    return layout({p for p in PERMISSIONS if user is not None and user.can(p)})
 
 
-def feeds() -> html.Div:
-    return placeholder("/feeds", "数据源 Feeds", "Feed health: not built yet.")
+def comms(**_: str) -> html.Div:
+    from datetime import datetime
+
+    from dashboard.holidays import HolidayCalendar, period_choices, period_value
+    from dashboard.timeutil import SHANGHAI
+
+    from . import comms as comms_layout
+
+    s = _settings()
+    periods, current = period_choices(HolidayCalendar.load(s.state_dir),
+                                      datetime.now(SHANGHAI).date())
+    options = [{"value": period_value(p), "label": p.label + (" (暂定)" if p.provisional else "")}
+               for p in periods]
+    return comms_layout.layout(options, period_value(current) if current else None,
+                               refresh_ms=30_000)
+
+
+def feeds(**_: str) -> html.Div:
+    from . import feeds_page
+
+    return feeds_page.layout()

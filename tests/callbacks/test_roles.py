@@ -51,6 +51,10 @@ PERMISSION_OF = {  # callback (by its first input id) → the permission it need
     ids.DISPATCH_BTN_ACK: "acknowledge", ids.DISPATCH_BTN_VERIFY: "dispatch",
     ids.DISPATCH_BTN_CREATE: "dispatch", ids.DISPATCH_BTN_UNIT_SET: "manage_units",
     ids.DISPATCH_BTN_AUDIT: "view_audit", "feeds-tick": "view_feeds",
+    **{i: "comms" for i in ("comms-template", "comms-text", "comms-changed", "comms-select",
+                            "comms-tick", "comms-reach-period", "comms-btn-csv",
+                            "comms-btn-draft", "comms-btn-save", "comms-btn-reply",
+                            "comms-upload")},
 }
 ALLOWED_ROLES = {
     "view_dispatch": {"aux", "officer", "admin"}, "acknowledge": {"aux", "officer", "admin"},

@@ -1,0 +1,109 @@
+"""/feeds callback: feed health and quarantined records, every 10 s.
+
+``feeds_view`` is the plain function; the decorated callback checks the caller's
+permission (``view_feeds``) on the server before reading anything.
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import redis
+from dash import Input, Output, callback, no_update
+from flask import current_app
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from dashboard import wall as W
+from dashboard.api import redact_error
+from layouts import feeds_page as L
+from layouts import ids
+
+QUARANTINE_PER_FEED = 10
+
+
+def _hhmm(epoch: float | None, tz: ZoneInfo, with_date: bool = False) -> str:
+    if not epoch:
+        return ""
+    return datetime.fromtimestamp(epoch, tz).strftime("%m-%d %H:%M:%S" if with_date else "%H:%M")
+
+
+def _num(v: Any) -> float | None:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return None
+
+
+def feed_rows(health: dict[str, dict[str, str]], now: float, tz: ZoneInfo) -> list[dict]:
+    """Display rows (strings only) for the health table."""
+    rows = []
+    for f in W.feed_freshness(health, now):
+        h = health.get(f["name"], {})
+        if f["stale"]:
+            state, text = "stale", "延迟 stale" if f["last_ok"] else "无数据 no data"
+        elif h.get("breaker") and h.get("breaker") != "closed":
+            state, text = "warn", f"熔断 {h['breaker']}"
+        else:
+            state, text = "ok", "正常 ok"
+        lag = _num(h.get("lag_s"))
+        err_at = _num(h.get("last_error_at"))
+        rows.append({
+            "name": f["name"], "state": state, "state_text": text,
+            "age": W.age_text(f["age_s"]) + (" ago" if f["age_s"] is not None else ""),
+            "last_ok_hhmm": _hhmm(f["last_ok"], tz, with_date=True),
+            "lag": W.age_text(lag) if lag is not None else "",
+            "last_error": redact_error(h.get("last_error", ""))[:300],
+            "last_error_at": _hhmm(err_at, tz, with_date=True) if err_at else "",
+            "accepted": h.get("accepted", "0"), "duplicates": h.get("duplicates", "0"),
+            "quarantined": h.get("quarantined", "0"), "breaker": h.get("breaker", ""),
+        })
+    return rows
+
+
+def quarantine_groups(store, feeds: list[str], tz: ZoneInfo,
+                      per_feed: int = QUARANTINE_PER_FEED) -> list[dict[str, Any]]:
+    """The newest quarantined records of each feed, raw text truncated (shown as text).
+    The raw bytes may hold personal data, so they are masked like any free text."""
+    groups = []
+    for feed in feeds:
+        records = []
+        for rec in store.quarantined(feed, per_feed):
+            raw = rec.get("raw", "")
+            cut = raw[:L.RAW_MAX_CHARS]
+            shown = W.masked(cut) if cut else ""
+            if len(raw) > L.RAW_MAX_CHARS:
+                shown += f" … ({len(raw)} chars)"
+            records.append({"at": _hhmm(_num(rec.get("at")), tz, with_date=True),
+                            "reason": (rec.get("reason") or "")[:500],
+                            "ref": (rec.get("ref") or "")[:120], "raw": shown})
+        groups.append({"feed": feed, "total": len(records), "records": records})
+    return groups
+
+
+def feeds_view(n: int | None, svc, user, now: float | None = None) -> tuple:
+    """(health table, quarantine list, status line). Needs ``view_feeds``."""
+    if user is None:
+        raise Unauthorized("log in to see the feeds")
+    if not user.can("view_feeds"):
+        raise Forbidden("your role cannot see the feeds")
+    now = time.time() if now is None else now
+    tz = ZoneInfo(svc.settings.timezone)
+    try:
+        health = svc.store.feed_health()
+        groups = quarantine_groups(svc.store, sorted(health), tz)
+    except redis.RedisError as exc:
+        return (no_update, no_update,
+                f"数据连接中断 data store unreachable ({exc.__class__.__name__}) — "
+                f"showing the last picture")
+    status = f"更新于 updated {_hhmm(now, tz, with_date=True)} · 每10秒刷新 refreshes every 10 s"
+    return L.health_table(feed_rows(health, now, tz)), L.quarantine_list(groups), status
+
+
+@callback(Output(ids.FEEDS_TABLE, "children"), Output(ids.FEEDS_QUARANTINE, "children"),
+          Output(ids.FEEDS_STATUS, "children"), Input(ids.FEEDS_TICK, "n_intervals"))
+def _feeds_cb(n):
+    from dashboard import web
+
+    return feeds_view(n, current_app.config["LUKUANG"], web.current_user())

@@ -1,0 +1,181 @@
+"""Browser test fixtures: a real gunicorn serving the app against the test Redis, and headless
+Chromium with performance logging so that every request URL the page makes is recorded.
+
+Chromium and chromedriver come from Debian (``chromium``, ``chromium-driver``; .ci/run installs
+them). Without them the browser tests skip, naming the missing binary.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlparse
+
+import httpx
+import pytest
+import redis
+
+from dashboard.keys import Keys
+from dashboard.store import Store
+
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+CHROMIUM = os.environ.get("LUKUANG_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("LUKUANG_CHROMEDRIVER", "/usr/bin/chromedriver")
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+WALL_TOKEN = "wall-test-token"
+CHROME_FLAGS = ("--headless=new", "--no-sandbox", "--disable-gpu",
+                "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic",
+                "--disable-default-apps", "--disable-extensions", "--hide-scrollbars",
+                "--metrics-recording-only", "--no-default-browser-check",
+                "--disable-features=Translate,OptimizationHints,MediaRouter",
+                # WebGL (MapLibre) without a GPU: Chromium's software renderer
+                "--use-angle=swiftshader", "--enable-unsafe-swiftshader")
+
+
+def _missing_binary() -> str | None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (Path(path).is_file() and os.access(path, os.X_OK)) and not shutil.which(path):
+            return path
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def browser_keys(redis_url):
+    """A unique key prefix for the module's server; everything under it is deleted after."""
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    k = Keys(prefix=f"lkbrowser{uuid.uuid4().hex[:8]}", city="taian")
+    yield k
+    for key in client.scan_iter(match=f"{k.prefix}:*", count=1000):
+        client.delete(key)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def browser_store(redis_url, browser_keys) -> Store:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield Store(client, browser_keys)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def live_server(redis_url, browser_keys, tmp_path_factory):
+    """gunicorn (2 workers) serving ``app:server`` on a free loopback port; the wall token is
+    WALL_TOKEN and the refresh interval 1 s. Yields the base URL."""
+    missing = _missing_binary()
+    if missing:
+        pytest.skip(f"browser tests need {missing} (Debian packages chromium, chromium-driver)")
+    port = _free_port()
+    state = tmp_path_factory.mktemp("browser-state")
+    env = {**os.environ, "REDIS_URL": redis_url, "LUKUANG_KEY_PREFIX": browser_keys.prefix,
+           "LUKUANG_STATE_DIR": str(state), "LUKUANG_WALL_TOKEN": WALL_TOKEN,
+           "LUKUANG_REFRESH_S": "1", "LUKUANG_SECRET_KEY": "browser-test"}
+    env.pop("LUKUANG_CONFIG", None)
+    log = open(state / "gunicorn.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "app:server", "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--threads", "4", "--timeout", "60"],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            log.close()
+            raise RuntimeError("gunicorn did not start:\n" + (state / "gunicorn.log").read_text())
+        time.sleep(0.3)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+class Browser:
+    """A Chromium session that records console messages and every requested URL."""
+
+    def __init__(self, width: int, height: int):
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        opts = webdriver.ChromeOptions()
+        opts.binary_location = CHROMIUM
+        for flag in CHROME_FLAGS:
+            opts.add_argument(flag)
+        opts.add_argument(f"--window-size={width},{height}")
+        opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+        self.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+        self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+        self.urls: list[str] = []
+        self.console: list[dict] = []
+
+    def collect(self) -> None:
+        """Drain the browser's logs into ``urls`` and ``console``."""
+        for entry in self.driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            if msg.get("method") == "Network.requestWillBeSent":
+                self.urls.append(msg["params"]["request"]["url"])
+            elif msg.get("method") == "Network.webSocketCreated":
+                self.urls.append(msg["params"]["url"])
+        self.console.extend(self.driver.get_log("browser"))
+
+    def foreign_requests(self) -> list[str]:
+        """Every recorded request to a host other than 127.0.0.1/localhost."""
+        out = []
+        for url in self.urls:
+            p = urlparse(url)
+            if p.scheme in ("data", "blob", "about", "chrome", "devtools"):
+                continue
+            if p.hostname not in LOCAL_HOSTS:
+                out.append(url)
+        return out
+
+    def severe(self) -> list[dict]:
+        return [m for m in self.console if m.get("level") == "SEVERE"]
+
+    def quit(self) -> None:
+        self.driver.quit()
+
+
+@pytest.fixture
+def browser_factory():
+    """``open(width, height) -> Browser``; every browser opened is closed after the test."""
+    missing = _missing_binary()
+    if missing:
+        pytest.skip(f"browser tests need {missing} (Debian packages chromium, chromium-driver)")
+    opened: list[Browser] = []
+
+    def open_(width: int = 1920, height: int = 1080) -> Browser:
+        b = Browser(width, height)
+        opened.append(b)
+        return b
+    yield open_
+    for b in opened:
+        b.quit()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

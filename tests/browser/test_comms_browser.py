@@ -1,0 +1,228 @@
+"""/comms in headless Chromium: a comms account drafts a 路况播报 from live data in one click
+and saves it, cannot approve it itself; a second comms account approves it and marks it
+published; the holiday reach panel is drawn and saved to screenshots/comms-reach.png.
+The page must make no request off 127.0.0.1 and log no console error."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import httpx
+import pytest
+import redis
+
+from dashboard.auth import add_user
+from dashboard.model import RoadEvent
+from dashboard.reach import ReachStore
+from dashboard.roads import load_network
+from dashboard.timeutil import SHANGHAI
+from layouts import ids
+
+from .conftest import REPO, _free_port, _missing_binary
+
+PASSWORD = "password-123"
+ROADS = REPO / "data" / "taian" / "roads.geojson"
+CSV_HEAD = "微博ID,发布时间,微博内容,阅读数,转发数,评论数,点赞数"
+
+
+@pytest.fixture(scope="module")
+def comms_server(redis_url, browser_keys, tmp_path_factory):
+    """gunicorn serving ``app:server`` with the comms callbacks imported before the workers
+    fork (so the page works whether or not ``callbacks/__init__`` imports them yet)."""
+    missing = _missing_binary()
+    if missing:
+        pytest.skip(f"browser tests need {missing} (Debian packages chromium, chromium-driver)")
+    port = _free_port()
+    state = tmp_path_factory.mktemp("comms-state")
+    env = {**os.environ, "REDIS_URL": redis_url, "LUKUANG_KEY_PREFIX": browser_keys.prefix,
+           "LUKUANG_STATE_DIR": str(state), "LUKUANG_SECRET_KEY": "comms-browser-test",
+           "LUKUANG_WALL_TOKEN": "comms-wall-token"}
+    env.pop("LUKUANG_CONFIG", None)
+    code = ("import sys, callbacks.comms\n"
+            "from gunicorn.app.wsgiapp import run\n"
+            f"sys.argv = ['gunicorn', 'app:server', '--bind', '127.0.0.1:{port}', "
+            "'--workers', '2', '--threads', '4', '--timeout', '60']\n"
+            "run()\n")
+    log = open(state / "gunicorn.log", "w")
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.time() > deadline:
+            proc.kill()
+            log.close()
+            raise RuntimeError("gunicorn did not start:\n" + (state / "gunicorn.log").read_text())
+        time.sleep(0.3)
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def segments_between(net, road: str, a: str, b: str) -> list[str]:
+    xa, xb = net.intersection(road, a)[0], net.intersection(road, b)[0]
+    lo, hi = min(xa, xb), max(xa, xb)
+    return [sid for sid in net.segments_of(road)
+            if lo - 1e-6 <= min(c[0] for c in net.segments.at[sid, "geometry"].coords)
+            and max(c[0] for c in net.segments.at[sid, "geometry"].coords) <= hi + 1e-6]
+
+
+@pytest.fixture(scope="module")
+def seeded(redis_url, browser_keys, browser_store):
+    """Two comms accounts, live congestion, a citizen report and two campaigns of reach."""
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    for name in ("li", "wang"):
+        add_user(r, browser_keys, name, "comms", PASSWORD, replace=True)
+    now = time.time()
+    net = load_network(ROADS)
+    segs = segments_between(net, "东岳大街", "青年路", "通天街")
+    browser_store.set_congestion([(s, 3, 11.0, "amap", now) for s in segs])
+    browser_store.upsert_events([RoadEvent(
+        id="weibo:cluster:xb:jam:1", kind="report", category="jam", severity=2, source="weibo",
+        observed_at=datetime.fromtimestamp(now - 600, SHANGHAI), lon=117.1, lat=36.2,
+        road_names=("长城路", "泰玻大街"), text="@泰山交警 长城路泰玻大街路口堵了",
+        attrs={"first_seen": now - 1500, "last_seen": now - 600, "mentions": 2, "count": 3,
+               "place": "长城路与泰玻大街路口"})], now=now)
+    rows = [CSV_HEAD]
+    for year, scale in ((2026, 1.0), (2025, 0.8)):
+        last = 7 if year == 2026 else 8
+        for day in range(1, last + 1):
+            for k in range(12):
+                reads = int((2000 + 900 * k + 1500 * (day % 3)) * scale)
+                rows.append(f"{year}10{day:02d}{k:03d},{year}-10-{day:02d} {8 + k}:00,"
+                            f"第{day}天第{k}条路况,{reads},{k},{k},{3 * k}")
+    summary = ReachStore(r, browser_keys).import_file("\n".join(rows).encode(), at=now)
+    assert summary["rejected"] == []
+    yield {"segments": segs}
+    r.close()
+
+
+def wait_for(driver, predicate, timeout: float = 20, what: str = ""):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = predicate(driver)
+            if last:
+                return last
+        except Exception as exc:  # noqa: BLE001 - the page is still rendering
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
+
+
+def text_of(driver, element_id: str) -> str:
+    return driver.find_element("id", element_id).text
+
+
+def log_in(b, base: str, name: str) -> None:
+    d = b.driver
+    d.get(f"{base}/logout")
+    d.get(f"{base}/login?next=/comms")
+    wait_for(d, lambda d: d.find_element("name", "username"), what="login form")
+    d.find_element("name", "username").send_keys(name)
+    d.find_element("name", "password").send_keys(PASSWORD)
+    d.find_element("css selector", "form button[type=submit]").click()
+    wait_for(d, lambda d: d.find_element("id", ids.COMMS_BTN_DRAFT), what="the comms page")
+
+
+def click(d, element_id: str) -> None:
+    el = d.find_element("id", element_id)
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'});", el)
+    el.click()
+
+
+def choose(d, dropdown_id: str, label_start: str) -> None:
+    """Open a dcc.Dropdown and click the option whose text starts with ``label_start``."""
+    box = d.find_element("id", dropdown_id)
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'});", box)
+    box.find_element("css selector", ".dash-dropdown-trigger, button, [role=combobox]").click()
+
+    def option(d):
+        for el in d.find_elements("css selector", ".dash-dropdown-option, [role=option]"):
+            if el.text.strip().startswith(label_start) and el.is_displayed():
+                return el
+        return None
+    wait_for(d, option, what=f"option {label_start} in {dropdown_id}").click()
+
+
+def test_draft_approve_publish_and_reach(comms_server, seeded, browser_factory,
+                                         screenshot_dir):
+    b = browser_factory(1600, 1300)
+    d = b.driver
+    log_in(b, comms_server, "li")
+    # one click: a 路况播报 from the live congestion
+    click(d, ids.COMMS_BTN_DRAFT)
+    text = wait_for(d, lambda d: d.find_element("id", ids.COMMS_TEXT).get_attribute("value"),
+                    what="the drafted text")
+    assert text.startswith("#泰安路况#【路况播报】截至")
+    assert "东岳大街(青年路—通天街)拥堵" in text
+    wait_for(d, lambda d: "/ 2000 字" in text_of(d, ids.COMMS_COUNT["weibo"]), what="counter")
+    assert "/ 70 字" in text_of(d, ids.COMMS_COUNT["sms"]) or \
+        "/ 67 字" in text_of(d, ids.COMMS_COUNT["sms"])
+    assert text_of(d, ids.COMMS_PREVIEW["sms"]).startswith("【泰安交警】路况播报：")
+    # staff edit freely; HTML typed in stays text
+    box = d.find_element("id", ids.COMMS_TEXT)
+    box.send_keys(" <b>请注意</b>")
+    wait_for(d, lambda d: "<b>请注意</b>" in text_of(d, ids.COMMS_PREVIEW["web"]),
+             what="the edit in the previews")
+    assert not d.find_elements("css selector", f"#{ids.COMMS_PREVIEW['web']} b")
+    click(d, ids.COMMS_BTN_SAVE)
+    wait_for(d, lambda d: "已保存草稿 B000001" in text_of(d, ids.COMMS_REVIEW_MSG),
+             what="saved")
+    wait_for(d, lambda d: "B000001" in text_of(d, ids.COMMS_SELECTED), what="selected")
+    click(d, ids.COMMS_BTN_APPROVE)
+    wait_for(d, lambda d: "不能审核自己撰写的稿件" in text_of(d, ids.COMMS_REVIEW_MSG),
+             what="the author refused")
+    b.collect()
+
+    # the second comms account approves and marks it published
+    log_in(b, comms_server, "wang")
+    wait_for(d, lambda d: "B000001" in text_of(d, ids.COMMS_LIST), what="the list")
+    choose(d, ids.COMMS_SELECT, "B000001")
+    wait_for(d, lambda d: "rev 1" in text_of(d, ids.COMMS_SELECTED), what="rev shown")
+    click(d, ids.COMMS_BTN_APPROVE)
+    wait_for(d, lambda d: "已审核通过" in text_of(d, ids.COMMS_REVIEW_MSG), what="approved")
+    wait_for(d, lambda d: "rev 2" in text_of(d, ids.COMMS_SELECTED), what="rev 2")
+    d.find_element("id", ids.COMMS_PUB_POSTID).send_keys("4179082571460369")
+    click(d, ids.COMMS_BTN_PUBLISH)
+    wait_for(d, lambda d: "已登记发布" in text_of(d, ids.COMMS_REVIEW_MSG), what="published")
+    wait_for(d, lambda d: "已发布" in text_of(d, ids.COMMS_LIST), what="state in the list")
+    assert "wang" in text_of(d, ids.COMMS_LIST) and "li" in text_of(d, ids.COMMS_LIST)
+
+    d.execute_script("window.scrollTo(0, 0);")
+    time.sleep(0.3)
+    d.save_screenshot(str(screenshot_dir / "comms-page.png"))
+
+    # citizen reports to answer
+    wait_for(d, lambda d: "长城路与泰玻大街路口" in text_of(d, ids.COMMS_REPORTS), what="reports")
+    assert "未立案" in text_of(d, ids.COMMS_REPORTS)
+
+    # the reach panel, with both campaigns and the 2014 reference
+    panel = d.find_element("id", ids.COMMS_REACH_PANEL)
+    d.execute_script("arguments[0].scrollIntoView({block: 'start'});", panel)
+    wait_for(d, lambda d: len(d.find_elements(
+        "css selector", f"#{ids.COMMS_REACH_DAILY} .bars .point")) >= 14, what="bars")
+    wait_for(d, lambda d: len(d.find_elements(
+        "css selector", f"#{ids.COMMS_REACH_CUMUL} .scatterlayer .trace")) == 3, what="lines")
+    headline = text_of(d, ids.COMMS_REACH_HEADLINE)
+    assert "发布条数" in headline and "84" in headline and "2014年国庆黄金周路况微直播" in headline
+    time.sleep(0.5)
+    path = screenshot_dir / "comms-reach.png"
+    panel.screenshot(str(path))
+    assert path.stat().st_size > 20_000
+    b.collect()
+    assert b.foreign_requests() == []
+    assert b.severe() == [], b.severe()

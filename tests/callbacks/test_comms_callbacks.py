@@ -1,0 +1,297 @@
+"""/comms callbacks as plain functions and through Flask's test client, with roles:
+a comms user drafts, a second comms user approves, the author cannot approve their own,
+aux / officer / wall / anonymous are refused."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+
+import pytest
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+import callbacks.comms as CB  # registers the callbacks before the app is built
+from app import create_app
+from dashboard.auth import User, add_user
+from dashboard.bulletin_store import BulletinStore
+from dashboard.model import RoadEvent
+from dashboard.reach import ReachStore
+from dashboard.timeutil import SHANGHAI
+from layouts import ids
+
+PASSWORD = "password-123"
+USERS = {"li": "comms", "wang": "comms", "fu": "aux", "zhao": "officer", "screen": "wall",
+         "boss": "admin"}
+
+
+def ensure_registered() -> None:
+    """``dash.callback`` keeps callbacks in a global list that the FIRST app of the process
+    takes; register the comms callbacks again when another test's app took them."""
+    import importlib
+
+    from dash import _callback
+
+    if not any(ids.COMMS_LIST in k for k in _callback.GLOBAL_CALLBACK_MAP):
+        importlib.reload(CB)
+
+
+@pytest.fixture
+def app_svc(settings):
+    """An app with the comms callbacks. The other modules' global callbacks, which this
+    app takes on its first request, are put back afterwards for the next test's app."""
+    from dash import _callback
+
+    s = settings.__class__(**{**settings.__dict__, "wall_token": "kiosk-secret"})
+    ensure_registered()
+    saved_map = {k: v for k, v in _callback.GLOBAL_CALLBACK_MAP.items() if "comms-" not in k}
+    saved_list = [c for c in _callback.GLOBAL_CALLBACK_LIST if "comms-" not in c["output"]]
+    app = create_app(s)
+    svc = app.server.config["LUKUANG"]
+    for name, role in USERS.items():
+        add_user(svc.r, svc.keys, name, role, PASSWORD)
+    try:
+        yield app, svc
+    finally:
+        svc.close()
+        for k, v in saved_map.items():
+            _callback.GLOBAL_CALLBACK_MAP.setdefault(k, v)
+        for c in saved_list:
+            if c not in _callback.GLOBAL_CALLBACK_LIST:
+                _callback.GLOBAL_CALLBACK_LIST.append(c)
+
+
+@pytest.fixture
+def svc(app_svc):
+    return app_svc[1]
+
+
+def login(app, name: str | None):
+    client = app.server.test_client()
+    if name:
+        resp = client.post("/login", data={"username": name, "password": PASSWORD, "next": "/"})
+        assert resp.status_code == 302 and "error" not in resp.headers["Location"]
+    return client
+
+
+def segments_between(net, road: str, a: str, b: str) -> list[str]:
+    """Segments of an east–west ``road`` lying between its crossings with ``a`` and ``b``."""
+    xa, xb = net.intersection(road, a)[0], net.intersection(road, b)[0]
+    lo, hi = min(xa, xb), max(xa, xb)
+    out = []
+    for sid in net.segments_of(road):
+        xs = [c[0] for c in net.segments.at[sid, "geometry"].coords]
+        if lo - 1e-6 <= min(xs) and max(xs) <= hi + 1e-6:
+            out.append(sid)
+    return out
+
+
+# -- plain functions ----------------------------------------------------------------------------
+def test_draft_from_live_data_in_one_call(svc):
+    net = svc.network
+    segs = segments_between(net, "东岳大街", "青年路", "通天街")
+    assert segs
+    now = time.time()
+    svc.store.set_congestion([(s, 3, 10.0, "amap", now) for s in segs])
+    li = User("li", "comms")
+    text, data, editing, msg = CB.compose(ids.COMMS_BTN_DRAFT, "traffic", None, "泰安路况",
+                                          "泰安发布", {}, "", None, None, None, svc, li, now)
+    assert text.startswith("#泰安路况#【路况播报】截至")
+    assert "，东岳大街(青年路—通天街)拥堵。" in text and text.endswith(" @泰安发布")
+    assert data["kind"] == "traffic" and editing is None and "已生成路况播报" in msg
+    out = CB.previews_view(text, data, li)
+    weibo_text, sms_text = out[0], out[2]
+    assert weibo_text == text and sms_text.startswith("【泰安交警】路况播报：截至")
+    assert len(out) == 10
+
+
+def test_roles_are_checked_in_every_plain_function(svc):
+    li = User("li", "comms")
+    for user, exc in ((None, Unauthorized), (User("fu", "aux"), Forbidden),
+                      (User("zhao", "officer"), Forbidden), (User("screen", "wall"), Forbidden)):
+        with pytest.raises(exc):
+            CB.compose(ids.COMMS_BTN_DRAFT, "traffic", None, "", "", {}, "", None, None, None,
+                       svc, user)
+        with pytest.raises(exc):
+            CB.act(ids.COMMS_BTN_APPROVE, "", None, None, "B000001", 1, "weibo", "", 0, svc,
+                   user)
+        with pytest.raises(exc):
+            CB.previews_view("x", None, user)
+        with pytest.raises(exc):
+            CB.reports_view(svc, user)
+        with pytest.raises(exc):
+            CB.reach_view(None, svc, user)
+        with pytest.raises(exc):
+            CB.reach_upload("data:text/csv;base64,", "x.csv", 0, svc, user)
+    assert CB.previews_view("", None, li)[0] == ""
+
+
+def test_save_approve_publish_as_plain_functions(svc):
+    li, wang = User("li", "comms"), User("wang", "comms")
+    text = "#泰安路况#【路况播报】截至10月1日9时30分，全市主要道路通行顺畅。"
+    msg, changed, editing = CB.act(ids.COMMS_BTN_SAVE, text, None, None, None, None,
+                                   "weibo", "", 0, svc, li)
+    assert editing == {"id": "B000001", "rev": 1} and changed == 1 and "等待另一名民警审核" in msg
+    msg, *_ = CB.act(ids.COMMS_BTN_APPROVE, text, None, None, "B000001", 1, "weibo", "", 1,
+                     svc, li)
+    assert "不能审核自己撰写的稿件" in msg
+    msg, changed, *_ = CB.act(ids.COMMS_BTN_APPROVE, "", None, None, "B000001", 1, "weibo", "",
+                              1, svc, wang)
+    assert "已审核通过" in msg
+    msg, *_ = CB.act(ids.COMMS_BTN_PUBLISH, "", None, None, "B000001", 1, "weibo", "42", 2,
+                     svc, li)                                   # stale rev
+    assert "已被他人修改" in msg
+    msg, *_ = CB.act(ids.COMMS_BTN_PUBLISH, "", None, None, "B000001", 2, "weibo", "42", 2,
+                     svc, li)
+    assert "已登记发布" in msg
+    rec = BulletinStore(svc.r, svc.keys).get("B000001")
+    assert rec.state == "published" and rec.publications[0]["post_id"] == "42"
+    view, rev = CB.selected_view("B000001", svc, li)
+    assert rev == 3
+    table, opts, value = CB.bulletins_view(svc, li, selected="B000009", prefer=None)
+    assert opts[0]["value"] == "B000001" and value is None
+    assert CB.bulletins_view(svc, li, selected="B000001")[2] == "B000001"
+
+
+def test_user_text_is_shown_as_text(svc):
+    li = User("li", "comms")
+    hostile = "【路况播报】<img src=x onerror=alert(1)> javascript:alert(2)"
+    out = CB.previews_view(hostile, None, li)
+    assert out[0] == hostile                        # a string child: React renders it as text
+    CB.act(ids.COMMS_BTN_SAVE, hostile, None, None, None, None, "weibo", "", 0, svc, li)
+    view, _ = CB.selected_view("B000001", svc, li)
+    pre = view.children[1]
+    assert pre.children == hostile and isinstance(pre.children, str)
+
+
+def test_reports_list_and_reply(svc):
+    now = time.time()
+    ev = RoadEvent(id="weibo:cluster:x1:jam:1", kind="report", category="jam", severity=2,
+                   source="weibo", observed_at=datetime.fromtimestamp(now - 600, SHANGHAI),
+                   lon=117.1, lat=36.2, road_names=("长城路",), text="长城路堵了 13812345678",
+                   attrs={"first_seen": now - 900, "last_seen": now - 600, "mentions": 1,
+                          "count": 2, "place": "长城路与泰玻大街路口"})
+    svc.store.upsert_events([ev], now=now)
+    li = User("li", "comms")
+    line, table, opts = CB.reports_view(svc, li, now)
+    assert line.startswith("待回复 1 条 · 最久已等待 15分钟")
+    assert opts == [{"value": ev.id, "label": opts[0]["label"]}]
+    assert "13812345678" not in json.dumps(table.to_plotly_json(), default=str,
+                                           ensure_ascii=False)
+    msg, replied = CB.reply(ev.id, "已通知交警", 0, svc, li, now=now + 60)
+    assert replied == 1 and "响应时间 16分钟" in msg
+    line, _, opts = CB.reports_view(svc, li, now + 60)
+    assert opts == [] and "响应时间中位数 16.0 分钟" in line
+    with pytest.raises(Forbidden):
+        CB.reply(ev.id, "", 0, svc, User("fu", "aux"))
+
+
+def test_reach_panel_figures_and_csv(svc):
+    rs = ReachStore(svc.r, svc.keys)
+    rs.import_file(("微博ID,发布时间,微博内容,阅读数,转发数,评论数,点赞数\n"
+                    "1,2026-10-01 08:00,a,1000,1,1,1\n2,2026-10-03 08:00,b,2.5万,2,2,2\n"
+                    "3,2025-10-02 08:00,c,500,0,0,0\n").encode(), at=time.time())
+    li = User("li", "comms")
+    value = "national-day|2026-10-01|2026-10-07"
+    headline, daily, cumul, note = CB.reach_view(value, svc, li)
+    assert daily["data"][0]["y"] == [1000, 0, 25000, 0, 0, 0, 0]
+    assert daily["data"][1]["y"] == [0, 500, 0, 0, 0, 0, 0]           # 2025 by day number
+    assert cumul["data"][0]["y"][-1] == 26000
+    assert cumul["data"][-1]["y"] == [2_065_899, 2_065_899]            # the 2014 reference
+    text = json.dumps(headline.to_plotly_json(), default=str, ensure_ascii=False)
+    assert "26,000" in text and "2014年国庆黄金周路况微直播" in text
+    out = CB.reach_csv(value, svc, li)
+    assert out["filename"] == "reach-2026-10-01-2026-10-07.csv"
+    assert "合计,2,26000,3,3,3" in out["content"]
+    _, empty, _, msg = CB.reach_view("national-day|2026-10-02|2026-10-07", svc, li)
+    assert empty["data"] == [] and "not a holiday period" in msg
+
+
+def test_reach_upload_reports_rejected_rows(svc):
+    import base64
+
+    body = "id,created_at,reads\n1,2026-10-01 08:00,5\n2,oops,7\n".encode()
+    url = "data:text/csv;base64," + base64.b64encode(body).decode()
+    msg, n = CB.reach_upload(url, "x.csv", 0, svc, User("li", "comms"))
+    assert n == 1 and "1 条微博" in msg and "第3行 发布时间" in msg
+    msg, n = CB.reach_upload("data:text/csv;base64," + base64.b64encode(b"a,b\n1,2").decode(),
+                             "y.csv", 1, svc, User("li", "comms"))
+    assert "无法导入" in msg and "no post id column" in msg
+
+
+# -- through the Flask test client -------------------------------------------------------------
+def dash_call(client, first_output: str, values: dict[str, object], trigger: str):
+    """POST one callback the way the Dash renderer does. ``values`` maps "id.prop" to the
+    value of each input/state (missing ones are None)."""
+    deps = client.get("/_dash-dependencies")
+    assert deps.status_code == 200
+    deps_list = deps.get_json()
+    dep = next(d for d in deps_list if d["output"].startswith(f"..{first_output}.")
+               or d["output"].startswith(f"{first_output}."))
+    outs = []
+    for part in dep["output"].strip(".").split("..."):
+        cid, prop = part.rsplit(".", 1)
+        outs.append({"id": cid, "property": prop})
+    body = {"output": dep["output"], "outputs": outs if len(outs) > 1 else outs[0],
+            "inputs": [{**i, "value": values.get(f"{i['id']}.{i['property']}")}
+                       for i in dep["inputs"]],
+            "state": [{**s, "value": values.get(f"{s['id']}.{s['property']}")}
+                      for s in dep["state"]],
+            "changedPropIds": [trigger]}
+    return client.post("/_dash-update-component", json=body)
+
+
+DRAFT = {f"{ids.COMMS_BTN_DRAFT}.n_clicks": 1, f"{ids.COMMS_TEMPLATE}.value": "traffic",
+         f"{ids.COMMS_HASHTAGS}.value": "泰安路况"}
+
+
+def test_draft_approve_publish_through_http_with_roles(app_svc):
+    app, svc = app_svc
+    admin_client = login(app, "boss")
+    assert dash_call(admin_client, ids.COMMS_LIST, {}, f"{ids.COMMS_TICK}.n_intervals") \
+        .status_code == 200
+    li = login(app, "li")
+    resp = dash_call(li, ids.COMMS_TEXT, DRAFT, f"{ids.COMMS_BTN_DRAFT}.n_clicks")
+    assert resp.status_code == 200, resp.data[:300]
+    text = resp.get_json()["response"][ids.COMMS_TEXT]["value"]
+    assert text.startswith("#泰安路况#【路况播报】截至")
+    save = {f"{ids.COMMS_BTN_SAVE}.n_clicks": 1, f"{ids.COMMS_TEXT}.value": text,
+            f"{ids.COMMS_CHANGED}.data": 0}
+    resp = dash_call(li, ids.COMMS_REVIEW_MSG, save, f"{ids.COMMS_BTN_SAVE}.n_clicks")
+    out = resp.get_json()["response"]
+    assert out[ids.COMMS_EDITING]["data"] == {"id": "B000001", "rev": 1}
+    approve = {f"{ids.COMMS_BTN_APPROVE}.n_clicks": 1, f"{ids.COMMS_SELECT}.value": "B000001",
+               f"{ids.COMMS_SELECTED_REV}.data": 1, f"{ids.COMMS_CHANGED}.data": 1}
+    own = dash_call(li, ids.COMMS_REVIEW_MSG, approve, f"{ids.COMMS_BTN_APPROVE}.n_clicks")
+    assert "不能审核自己撰写的稿件" in own.get_json()["response"][ids.COMMS_REVIEW_MSG]["children"]
+    wang = login(app, "wang")
+    ok = dash_call(wang, ids.COMMS_REVIEW_MSG, approve, f"{ids.COMMS_BTN_APPROVE}.n_clicks")
+    assert "已审核通过" in ok.get_json()["response"][ids.COMMS_REVIEW_MSG]["children"]
+    publish = {f"{ids.COMMS_BTN_PUBLISH}.n_clicks": 1, f"{ids.COMMS_SELECT}.value": "B000001",
+               f"{ids.COMMS_SELECTED_REV}.data": 2, f"{ids.COMMS_PUB_CHANNEL}.value": "weibo",
+               f"{ids.COMMS_PUB_POSTID}.value": "4179082571460369",
+               f"{ids.COMMS_CHANGED}.data": 2}
+    pub = dash_call(wang, ids.COMMS_REVIEW_MSG, publish, f"{ids.COMMS_BTN_PUBLISH}.n_clicks")
+    assert "已登记发布" in pub.get_json()["response"][ids.COMMS_REVIEW_MSG]["children"]
+    rec = BulletinStore(svc.r, svc.keys).get("B000001")
+    assert (rec.author, rec.approver, rec.state) == ("li", "wang", "published")
+
+
+@pytest.mark.parametrize("who, status", [(None, 401), ("fu", 403), ("zhao", 403),
+                                         ("screen", 403)])
+def test_other_roles_are_refused_over_http(app_svc, who, status):
+    app, svc = app_svc
+    client = login(app, who)
+    calls = [
+        (ids.COMMS_TEXT, DRAFT, f"{ids.COMMS_BTN_DRAFT}.n_clicks"),
+        (ids.COMMS_REVIEW_MSG, {f"{ids.COMMS_BTN_APPROVE}.n_clicks": 1,
+                                f"{ids.COMMS_SELECT}.value": "B000001"},
+         f"{ids.COMMS_BTN_APPROVE}.n_clicks"),
+        (ids.COMMS_LIST, {}, f"{ids.COMMS_TICK}.n_intervals"),
+        (ids.COMMS_REACH_HEADLINE, {}, f"{ids.COMMS_TICK}.n_intervals"),
+        (ids.COMMS_RESPONSE, {}, f"{ids.COMMS_TICK}.n_intervals"),
+        (ids.COMMS_PREVIEW["weibo"], {f"{ids.COMMS_TEXT}.value": "x"},
+         f"{ids.COMMS_TEXT}.value"),
+    ]
+    for first, values, trigger in calls:
+        assert dash_call(client, first, values, trigger).status_code == status, first
+    assert BulletinStore(svc.r, svc.keys).recent() == []

@@ -1,0 +1,286 @@
+"""Wall and /feeds callbacks called as plain functions, against the real Redis and the demo
+network: what a refresh sends (nothing, a Patch of some traces, or a full figure), the token,
+Redis going away, rotation, the freshness banner, and the layouts they fill."""
+import json
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+
+import plotly.io
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from dash import Patch, html, no_update
+from werkzeug.exceptions import Forbidden, Unauthorized
+
+from callbacks import feeds_page as FP
+from callbacks import wall as CW
+from dashboard import wall as W
+from dashboard.auth import User
+from dashboard.model import RoadEvent, validate
+from dashboard.services import Services
+from layouts import feeds_page as feeds_layout
+from layouts import ids
+from layouts import wall as wall_layout
+
+T0 = datetime(2026, 10, 1, 2, 30, 10, tzinfo=timezone.utc)
+NOW = T0.timestamp()
+
+
+@pytest.fixture
+def svc(settings):
+    s = Services.open(settings, start_embedded=False)
+    yield s
+    s.close()
+
+
+def ev(i, kind="incident", **kw):
+    base = dict(id=f"t:{kind}{i}", kind=kind, category="roadworks" if kind == "construction"
+                else "accident", severity=2, source="t", observed_at=T0 - timedelta(minutes=3),
+                lon=117.09 + i * 0.002, lat=36.19, district="泰山区")
+    base.update(kw)
+    return validate(RoadEvent(**base))
+
+
+def operations(patch: Patch) -> list[tuple]:
+    return [(op["operation"], tuple(op["location"])) for op in
+            patch.to_plotly_json()["operations"]]
+
+
+def first_picture(svc, search="", scale=1):
+    out = CW.refresh(0, scale, None, search, svc, now=NOW)
+    assert len(out) == CW.N_OUT
+    return out
+
+
+# -- layouts ----------------------------------------------------------------------------------
+def as_text(component) -> str:
+    """The component tree as Dash sends it (JSON, non-ASCII kept)."""
+    return json.dumps(json.loads(plotly.io.json.to_json_plotly(component)), ensure_ascii=False)
+
+
+def ids_in(component) -> set[str]:
+    found = set()
+
+    def walk(c):
+        if isinstance(c, (list, tuple)):
+            for x in c:
+                walk(x)
+            return
+        if getattr(c, "id", None):
+            found.add(c.id)
+        walk(getattr(c, "children", None) or [])
+    walk(component)
+    return found
+
+
+def test_wall_layout_has_every_output_and_no_controls():
+    page = wall_layout.layout(refresh_ms=5000, city_name="泰安", legend_items=W.legend_items())
+    need = {ids.WALL_MAP, ids.WALL_KPIS, ids.WALL_CIDX, ids.WALL_HOURLY, ids.WALL_TICKER,
+            ids.WALL_FEEDS, ids.WALL_CONN_BANNER, ids.WALL_STALE_BANNER, ids.WALL_CLOCK,
+            ids.WALL_VERSION, ids.WALL_TICK, ids.WALL_SLOW_TICK, ids.WALL_SCALE, ids.WALL_URL,
+            ids.WALL_VIEW_NAME}
+    assert need <= ids_in(page)
+    text = as_text(page)
+    assert '"interval": 5000' in text
+    for control in ("Button", "Dropdown", "Input", "Slider"):
+        assert f'"type": "{control}"' not in text
+    assert "畅通" in text and "严重拥堵" in text   # the legend
+
+
+def test_kpi_tiles_show_a_dash_not_a_number_for_what_is_not_built():
+    tiles = wall_layout.kpi_tiles({"incidents": 4, "unacknowledged": 4, "congested_km": 12.25,
+                                   "roadworks": 2, "reports_hour": 9, "bulletins_today": None,
+                                   "reach_today": None})
+    text = as_text([t.to_plotly_json() for t in tiles])
+    assert len(tiles) == 6
+    assert text.count("not yet available") == 2 and text.count('"—"') == 2
+    assert '"12.2"' in text or '"12.3"' in text
+    assert "acknowledged in dispatch" in text   # the tooltip on the unacknowledged count
+
+
+def test_ticker_renders_user_text_as_text_children():
+    items = wall_layout.ticker([{"time": "10:00", "place": "红门路", "count": "2",
+                                 "text": "<img src=x onerror=alert(1)>"}])
+    spans = items[0].children
+    assert any(isinstance(s, html.Span) and s.children == "<img src=x onerror=alert(1)>"
+               for s in spans)
+    assert wall_layout.ticker([])[0].children.startswith("暂无")
+
+
+# -- refresh ----------------------------------------------------------------------------------
+def test_first_refresh_sends_the_whole_picture(svc, store):
+    store.upsert_events([ev(1), ev(2, kind="construction",
+                                line=((117.1, 36.19), (117.11, 36.19)))], now=NOW)
+    seg = W.net_geom(svc.network).ids[0]
+    store.set_congestion([(seg, 3, 10.0, "amap", NOW)], now=NOW)
+    fig, kpis, cidx, hourly, ticker, banner, banner_cls, view, state = first_picture(svc)
+    json.dumps(fig, allow_nan=False)
+    assert fig["layout"]["uirevision"] == "wall"
+    assert fig["layout"]["map"]["style"]["version"] == 8
+    assert W.typed_values(fig["data"][W.TRACE_LEVEL[3]]["lon"]).count(None) == 1
+    assert len(fig["data"][W.TRACE_INCIDENTS]["lon"]) == 1
+    assert fig["data"][W.TRACE_ROADWORKS_LINES]["lon"] == [117.1, 117.11, None]
+    assert cidx["layout"]["title"]["text"].startswith("拥堵指数")
+    assert banner == "" and banner_cls == CW.HIDDEN and view == ""
+    assert state["v"] == store.version() and state["sc"] == 1.0 and state["down"] is False
+    assert len(kpis) == 6
+
+
+def test_unchanged_data_sends_nothing(svc, store):
+    store.upsert_events([ev(1)], now=NOW)
+    state = first_picture(svc)[-1]
+    again = CW.refresh(1, 1, state, "", svc, now=NOW + 5)
+    assert all(v is no_update for v in again)
+
+
+def test_a_congestion_change_patches_only_the_affected_level_traces(svc, store):
+    ids_ = W.net_geom(svc.network).ids
+    store.set_congestion([(ids_[0], 1, 50.0, "amap", NOW), (ids_[1], 1, 50.0, "amap", NOW),
+                          (ids_[2], 3, 9.0, "amap", NOW)], now=NOW)
+    state = first_picture(svc)[-1]
+    store.set_congestion([(ids_[1], 4, 3.0, "amap", NOW + 2)], now=NOW + 2)
+    out = CW.refresh(1, 1, state, "", svc, now=NOW + 5)
+    patch = out[0]
+    assert isinstance(patch, Patch)
+    ops = operations(patch)
+    touched = {loc[1] for _, loc in ops}
+    assert touched == {W.TRACE_LEVEL[1], W.TRACE_LEVEL[4]}
+    assert all(loc[0] == "data" and loc[2] in ("lon", "lat") for _, loc in ops)
+    assert not any(loc[0] == "layout" for _, loc in ops)   # the view is never touched
+    new_state = out[-1]
+    assert new_state["v"] > state["v"]
+    assert new_state["lv"][3] == state["lv"][3] and new_state["lv"][4] != state["lv"][4]
+
+
+def test_a_new_incident_patches_the_marker_traces_only(svc, store):
+    ids_ = W.net_geom(svc.network).ids
+    store.set_congestion([(ids_[0], 2, 20.0, "amap", NOW)], now=NOW)
+    state = first_picture(svc)[-1]
+    store.upsert_events([ev(5)], now=NOW + 1)
+    patch = CW.refresh(1, 1, state, "", svc, now=NOW + 5)[0]
+    touched = {loc[1] for _, loc in operations(patch)}
+    assert W.TRACE_INCIDENTS in touched and W.TRACE_REPORTS in touched
+    assert not touched & set(W.TRACE_LEVEL.values())
+
+
+def test_a_new_minute_refreshes_tiles_and_trends_but_not_the_map(svc, store):
+    store.upsert_events([ev(1)], now=NOW)
+    state = first_picture(svc)[-1]
+    out = CW.refresh(1, 1, state, "", svc, now=NOW + 60)
+    assert out[0] is no_update
+    assert out[1] is not no_update and out[2] is not no_update
+    assert out[-1]["m"] == state["m"] + 1
+
+
+def test_a_different_screen_size_gets_a_full_figure_at_its_scale(svc, store):
+    state = first_picture(svc)[-1]
+    fig = CW.refresh(1, 2.0, state, "", svc, now=NOW + 5)[0]
+    assert isinstance(fig, dict)
+    small = first_picture(svc)[0]
+    assert fig["layout"]["map"]["zoom"] == pytest.approx(small["layout"]["map"]["zoom"] + 1,
+                                                          abs=0.01)
+    assert CW.norm_scale("2.13") == 2.25 and CW.norm_scale(None) == 1.0 \
+        and CW.norm_scale(1e9) == 1.0 and CW.norm_scale(0.1) == 0.5
+
+
+def test_redis_down_keeps_the_last_picture_and_says_since_when(svc, settings):
+    state = first_picture(svc)[-1]
+    down = Services.open(settings, start_embedded=False)
+    down.handle.client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2,
+                                     retry=Retry(NoBackoff(), 0))
+    out = CW.refresh(1, 1, state, "", down, now=NOW + 30)
+    assert all(v is no_update for v in out[:5])
+    assert out[5] == "数据连接中断 — showing the picture of 10:30"
+    assert out[6] == CW.SHOWN and out[-1]["down"] is True
+    # back again: the banner goes away even though the data did not change
+    back = CW.refresh(2, 1, out[-1], "", svc, now=NOW + 35)
+    assert back[5] == "" and back[6] == CW.HIDDEN
+    strip, banner, cls, clock = CW.freshness(1, "", down, now=NOW)
+    assert (strip, banner, cls) == (no_update, no_update, no_update) and clock.endswith("10:30")
+
+
+def test_the_token_is_checked_on_every_refresh(svc):
+    svc.settings = replace(svc.settings, wall_token="s3cret")
+    with pytest.raises(Forbidden):
+        CW.refresh(0, 1, None, "", svc, now=NOW)
+    with pytest.raises(Forbidden):
+        CW.refresh(0, 1, None, "?token=wrong", svc, now=NOW)
+    with pytest.raises(Forbidden):
+        CW.freshness(0, "?token=s3cre", svc, now=NOW)
+    assert isinstance(CW.refresh(0, 1, None, "?token=s3cret", svc, now=NOW)[0], dict)
+    officer = User("li", "officer")
+    assert isinstance(CW.refresh(0, 1, None, "", svc, now=NOW, user=officer)[0], dict)
+    assert CW.parse_query("?token=a&rotate=5") == {"token": "a", "rotate": 10}
+    assert CW.parse_query("?rotate=abc")["rotate"] is None
+
+
+def test_rotation_moves_the_view_only_when_the_step_changes(svc, store):
+    search = "?rotate=60"
+    views = W.views(W.net_geom(svc.network))
+    assert len(views) == 4 and views[0][0] == "全市"
+    start = NOW // 240 * 240   # four views of 60 s: the city's turn
+    out = CW.refresh(0, 1, None, search, svc, now=start + 1)
+    assert out[7] == "全市" and out[0]["layout"]["uirevision"] == "wall-0"
+    state = out[-1]
+    same = CW.refresh(1, 1, state, search, svc, now=start + 30)
+    assert all(v is no_update for v in same)
+    step = CW.refresh(2, 1, state, search, svc, now=start + 61)
+    ops = operations(step[0])
+    assert {loc for _, loc in ops} == {("layout", "map", "center"), ("layout", "map", "zoom"),
+                                       ("layout", "uirevision")}
+    assert step[7] == views[1][0]
+
+
+def test_freshness_shows_each_feed_and_the_stale_banner(svc, store):
+    store.update_feed_health("waze", last_ok=f"{NOW - 12:.0f}", interval_s="10")
+    store.update_feed_health("amap", last_ok=f"{NOW - 3600:.0f}", interval_s="60")
+    strip, banner, cls, clock = CW.freshness(0, "", svc, now=NOW)
+    assert banner == "数据源延迟 · amap stale since 09:30" and cls == CW.SHOWN
+    text = as_text([s.to_plotly_json() for s in strip])
+    assert "waze" in text and "12 s" in text and "lk-feed-stale" in text
+    store.update_feed_health("amap", last_ok=f"{NOW:.0f}")
+    # health is read once per 10 s per worker; the next read sees the feed back
+    assert CW.freshness(1, "", svc, now=NOW + 10)[1:3] == ("", CW.HIDDEN)
+
+
+# -- /feeds -----------------------------------------------------------------------------------
+def test_feeds_page_needs_a_desk_role(svc):
+    with pytest.raises(Unauthorized):
+        FP.feeds_view(0, svc, None)
+    with pytest.raises(Forbidden):
+        FP.feeds_view(0, svc, User("wall-display", "wall"))
+
+
+def test_feeds_page_shows_health_and_quarantined_records_as_text(svc, store):
+    store.update_feed_health("weibo", {"accepted": 5, "duplicates": 2}, last_ok=f"{NOW - 20:.0f}",
+                             interval_s="15", breaker="closed", lag_s="42",
+                             last_error="ConnectError https://api.example/x?access_token=abc123",
+                             last_error_at=f"{NOW - 100:.0f}")
+    raw = "<script>alert(1)</script> 联系电话13812345678 " + "x" * 1000
+    store.quarantine("weibo", "position: lat/lon swapped", raw, "weibo:99")
+    table, quarantine, status = FP.feeds_view(0, svc, User("wang", "aux"), now=NOW)
+    rows = FP.feed_rows(store.feed_health(), NOW, CW.ZoneInfo("Asia/Shanghai"))
+    row = rows[0]
+    assert (row["name"], row["state"], row["accepted"], row["quarantined"]) == \
+        ("weibo", "ok", "5", "1")
+    assert row["age"] == "20 s ago" and row["lag"] == "42 s"
+    assert "abc123" not in row["last_error"] and "access_token=***" in row["last_error"]
+    groups = FP.quarantine_groups(store, ["weibo"], CW.ZoneInfo("Asia/Shanghai"))
+    rec = groups[0]["records"][0]
+    assert rec["reason"] == "position: lat/lon swapped" and rec["ref"] == "weibo:99"
+    assert "13812345678" not in rec["raw"] and rec["raw"].endswith("chars)")
+    assert len(rec["raw"]) < feeds_layout.RAW_MAX_CHARS + 40
+    page = feeds_layout.quarantine_list(groups)
+    pre = [c for c in page if isinstance(c, html.Table)][0]
+    text = as_text(pre)
+    assert "<script>alert(1)</script>" in text   # a string child: shown, never parsed
+    assert isinstance(table, html.Table) and "updated" in status
+    assert ids.FEEDS_TABLE in ids_in(feeds_layout.layout())
+
+
+
+def test_a_malformed_page_state_gets_a_full_picture_not_an_error(svc, store):
+    for bad in ("x", ["v"], {"v": "1", "lv": "nope", "at": "noon", "net": 5}, {"lv": [1, 2]}):
+        out = CW.refresh(0, 1, bad, "", svc, now=NOW)
+        assert isinstance(out[0], dict) and out[-1]["down"] is False
