@@ -59,6 +59,9 @@ class Settings:
     quarantine_maxlen: int = 10_000
     congestion_stale_s: int = 900
     wait_replicas: int = 0
+    # confirm each batch is fsynced to the AOF before acknowledging it (WAITAOF; skipped with a
+    # warning when the server has no AOF or predates Redis 7.2 / Valkey 8)
+    wait_aof: bool = True
     wait_timeout_ms: int = 1000
     cluster: bool = False
     feeds: tuple[FeedConfig, ...] = ()
@@ -91,6 +94,7 @@ _ENV_MAP = {
     "LUKUANG_MATCH_MAX_M": "match_max_m",
     "LUKUANG_WAIT_REPLICAS": "wait_replicas",
     "LUKUANG_WAIT_TIMEOUT_MS": "wait_timeout_ms",
+    "LUKUANG_WAIT_AOF": "wait_aof",
     "LUKUANG_CLUSTER": "cluster",
     "LUKUANG_REOPEN_WINDOW_S": "reopen_window_s",
     "LUKUANG_CITY_BBOX": "city_bbox",

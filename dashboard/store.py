@@ -12,12 +12,15 @@ from datetime import datetime, timedelta, timezone
 from importlib import resources
 from typing import Any, Iterable, Sequence
 
+import logging
+
 import redis
 
 from .keys import KINDS, Keys
 from .model import RoadEvent
 from .settings import Settings
 
+log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 DEFAULT_TTL_S = {"incident": 2 * 3600, "report": 3600, "congestion": 900,
                  "construction": 7 * 86400}
@@ -67,6 +70,7 @@ class Store:
     event_ttl_s: int = 7 * 86400
     wait_replicas: int = 0
     wait_timeout_ms: int = 1000
+    wait_aof: bool = False
     _scripts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -75,7 +79,7 @@ class Store:
                    changes_maxlen=settings.changes_maxlen,
                    quarantine_maxlen=settings.quarantine_maxlen,
                    event_ttl_s=settings.event_ttl_s, wait_replicas=settings.wait_replicas,
-                   wait_timeout_ms=settings.wait_timeout_ms)
+                   wait_timeout_ms=settings.wait_timeout_ms, wait_aof=settings.wait_aof)
 
     def script(self, name: str):
         """The registered Lua script ``dashboard/lua/<name>.lua`` (loaded once per store)."""
@@ -85,7 +89,19 @@ class Store:
 
     # -- writes -------------------------------------------------------------------------
     def _confirm(self) -> None:
-        """Wait until ``wait_replicas`` replicas hold the batch (Sentinel deployments)."""
+        """Acknowledge a batch only once it is durable: fsynced to the local AOF (WAITAOF)
+        and, with ``wait_replicas``, held by that many replicas (Sentinel deployments)."""
+        if self.wait_aof:
+            try:
+                local, _ = self.r.execute_command("WAITAOF", 1, 0, self.wait_timeout_ms)
+            except redis.ResponseError as exc:
+                # no AOF on this server, or a server without WAITAOF: nothing to wait for
+                log.warning("not waiting for AOF fsync: %s", exc)
+                self.wait_aof = False
+            else:
+                if int(local) < 1:
+                    raise NotConfirmed(f"batch not fsynced to the AOF within "
+                                       f"{self.wait_timeout_ms} ms")
         if self.wait_replicas <= 0:
             return
         got = self.r.wait(self.wait_replicas, self.wait_timeout_ms)

@@ -71,3 +71,46 @@ def test_no_server_and_no_embedded_is_a_clear_error(tmp_path):
         assert "no REDIS_URL" in str(exc)
     else:
         raise AssertionError("expected ConnectionError")
+
+
+def test_batches_wait_for_the_aof_fsync_on_the_embedded_server(tmp_path):
+    """With WAITAOF an acknowledged batch is on disk: SIGKILL right after loses nothing."""
+    from datetime import datetime, timezone
+
+    from dashboard.keys import Keys
+    from dashboard.model import RoadEvent
+    from dashboard.store import Store
+
+    emb = EmbeddedValkey(tmp_path)
+    url = emb.start()
+    c = redis.Redis.from_url(url, decode_responses=True)
+    store = Store(c, Keys(), wait_aof=True)
+    t = datetime(2026, 10, 1, tzinfo=timezone.utc)
+    acked = 0
+    for i in range(20):
+        store.upsert_events([RoadEvent(id=f"t:{i}", kind="report", category="jam", severity=1,
+                                       source="t", observed_at=t, lon=117.1, lat=36.2)])
+        acked += 1
+    assert store.wait_aof  # the server supports it, so it stayed on
+    os.kill(emb.process.pid, signal.SIGKILL)
+    emb.process.wait()
+    emb.process = None
+    url2 = emb.start()
+    try:
+        c2 = redis.Redis.from_url(url2, decode_responses=True)
+        kept = sum(1 for i in range(acked) if c2.exists(Keys().event(f"t:{i}")))
+        assert kept == acked
+    finally:
+        emb.stop()
+
+
+def test_wait_aof_turns_itself_off_without_aof(r, keys):
+    from dashboard.store import Store
+
+    if r.config_get("appendonly")["appendonly"] == "yes":
+        import pytest
+        pytest.skip("this server has AOF on; the fallback path is not reachable here")
+    s = Store(r, keys, wait_aof=True)
+    s.upsert_events([])
+    s._confirm()
+    assert s.wait_aof is False
