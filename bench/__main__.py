@@ -5,7 +5,7 @@ import runpy
 import sys
 from pathlib import Path
 
-BENCHES = ("bench_adapters", "bench_wall")
+BENCHES = ("bench_store", "bench_adapters", "bench_wall")
 
 
 def main() -> int:

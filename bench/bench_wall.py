@@ -40,6 +40,7 @@ import plotly.io  # noqa: E402
 import redis  # noqa: E402
 from shapely import LineString, box  # noqa: E402
 
+from bench import common  # noqa: E402
 from callbacks import wall as CW  # noqa: E402
 from dashboard.cache import cache_for  # noqa: E402
 from dashboard.keys import Keys  # noqa: E402
@@ -453,17 +454,7 @@ def markdown(m: dict, results: list[dict], refresh_s: float) -> str:
 
 def write_section(text: str, path: Path = RESULTS) -> None:
     """Replace the "## Wall refresh" section of RESULTS.md (or add it), keeping the rest."""
-    old = path.read_text(encoding="utf-8") if path.exists() else "# Benchmark results\n"
-    lines = old.splitlines(keepends=True)
-    start = next((i for i, ln in enumerate(lines) if ln.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-                   len(lines))
-        new = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines)
-                                               else "")
-    path.write_text(new, encoding="utf-8")
+    common.write_section(SECTION, text, path)
 
 
 def main(argv: list[str] | None = None) -> int:

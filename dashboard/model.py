@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -53,29 +53,35 @@ class RoadEvent:
     raw_ref: str = ""
     attrs: dict[str, Any] = field(default_factory=dict)
 
-    def content_hash(self) -> str:
-        """A digest of everything the event says; equal digests mean nothing changed."""
-        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True,
-                                       ensure_ascii=False).encode()).hexdigest()
+    def content_hash(self, fields: dict[str, str] | None = None) -> str:
+        """A digest of everything the event says; equal digests mean nothing changed.
+        Pass ``to_hash()``'s result when you have it, to avoid building it twice."""
+        fields = self.to_hash() if fields is None else fields
+        return hashlib.sha1(json.dumps(fields, sort_keys=True, ensure_ascii=False)
+                            .encode()).hexdigest()
 
     def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
+        """Plain JSON-ready values (times as UTC ISO strings). A shallow build: no deep copies,
+        which made ``dataclasses.asdict`` the main cost of ingest."""
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
         for key in ("observed_at", "starts_at", "ends_at"):
-            v = getattr(self, key)
+            v = d[key]
             d[key] = v.astimezone(timezone.utc).isoformat() if v else None
         d["line"] = [list(p) for p in self.line]
         d["road_names"] = list(self.road_names)
+        d["attrs"] = dict(self.attrs)
         return d
 
     def to_hash(self) -> dict[str, str]:
         """Flat string fields for a Redis hash."""
-        d = self.to_dict()
         out: dict[str, str] = {}
-        for key, value in d.items():
+        for key, value in self.to_dict().items():
             if value is None:
                 out[key] = ""
             elif isinstance(value, (list, dict)):
-                out[key] = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+                # sorted keys: the content hash must not depend on the order attrs were built in
+                out[key] = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                                      sort_keys=True)
             else:
                 out[key] = str(value)
         return out

@@ -119,7 +119,8 @@ class Store:
         ts = [[f"new:{ev.kind}", day, minute]]
         if ev.district:
             ts.append([f"new:{ev.kind}:{ev.district}", day, minute])
-        return {"id": ev.id, "kind": ev.kind, "hash": ev.content_hash(), "fields": ev.to_hash(),
+        fields = ev.to_hash()
+        return {"id": ev.id, "kind": ev.kind, "hash": ev.content_hash(fields), "fields": fields,
                 "expires": expires, "lon": ev.lon, "lat": ev.lat,
                 "ended": ev.status == "ended", "ts": ts}
 
