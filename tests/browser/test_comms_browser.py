@@ -4,13 +4,9 @@ published; the holiday reach panel is drawn and saved to screenshots/comms-reach
 The page must make no request off 127.0.0.1 and log no console error."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import datetime
 
-import httpx
 import pytest
 import redis
 
@@ -21,7 +17,7 @@ from dashboard.roads import load_network
 from dashboard.timeutil import SHANGHAI
 from layouts import ids
 
-from .conftest import REPO, _free_port, _missing_binary
+from .conftest import REPO
 
 PASSWORD = "password-123"
 ROADS = REPO / "data" / "taian" / "roads.geojson"
@@ -29,46 +25,10 @@ CSV_HEAD = "微博ID,发布时间,微博内容,阅读数,转发数,评论数,点
 
 
 @pytest.fixture(scope="module")
-def comms_server(redis_url, browser_keys, tmp_path_factory):
-    """gunicorn serving ``app:server`` with the comms callbacks imported before the workers
-    fork (so the page works whether or not ``callbacks/__init__`` imports them yet)."""
-    missing = _missing_binary()
-    if missing:
-        pytest.skip(f"browser tests need {missing} (Debian packages chromium, chromium-driver)")
-    port = _free_port()
-    state = tmp_path_factory.mktemp("comms-state")
-    env = {**os.environ, "REDIS_URL": redis_url, "LUKUANG_KEY_PREFIX": browser_keys.prefix,
-           "LUKUANG_STATE_DIR": str(state), "LUKUANG_SECRET_KEY": "comms-browser-test",
-           "LUKUANG_WALL_TOKEN": "comms-wall-token"}
-    env.pop("LUKUANG_CONFIG", None)
-    code = ("import sys, callbacks.comms\n"
-            "from gunicorn.app.wsgiapp import run\n"
-            f"sys.argv = ['gunicorn', 'app:server', '--bind', '127.0.0.1:{port}', "
-            "'--workers', '2', '--threads', '4', '--timeout', '60']\n"
-            "run()\n")
-    log = open(state / "gunicorn.log", "w")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            log.close()
-            raise RuntimeError("gunicorn did not start:\n" + (state / "gunicorn.log").read_text())
-        time.sleep(0.3)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def comms_server(live_server):
+    """The app under gunicorn (tests/browser/conftest.py); every callback is registered by
+    ``callbacks/__init__``."""
+    return live_server
 
 
 def segments_between(net, road: str, a: str, b: str) -> list[str]:

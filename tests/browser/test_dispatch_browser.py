@@ -5,13 +5,9 @@ leave 127.0.0.1 and the console must stay free of errors. Screenshot:
 tests/browser/screenshots/dispatch.png."""
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 
-import httpx
 import pytest
 
 from dashboard import audit
@@ -21,7 +17,7 @@ from dashboard.auth import User, add_user
 from dashboard.model import RoadEvent
 from dashboard.roads import load_network
 
-from .conftest import REPO, _free_port, _missing_binary
+from .conftest import REPO
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-pass-123"
@@ -29,47 +25,10 @@ RAW = "长城路泰玻大街路口发生交通拥堵 @泰山交警 我电话1390
 
 
 @pytest.fixture(scope="module")
-def dispatch_server(redis_url, browser_keys, tmp_path_factory):
-    """gunicorn serving app:server with the dispatch callbacks imported first (so the test
-    does not depend on callbacks/__init__.py listing them)."""
-    missing = _missing_binary()
-    if missing:
-        pytest.skip(f"browser tests need {missing} (Debian packages chromium, chromium-driver)")
-    port = _free_port()
-    state = tmp_path_factory.mktemp("dispatch-state")
-    env = {**os.environ, "REDIS_URL": redis_url, "LUKUANG_KEY_PREFIX": browser_keys.prefix,
-           "LUKUANG_STATE_DIR": str(state), "LUKUANG_SECRET_KEY": "browser-test",
-           "LUKUANG_WALL_TOKEN": "dispatch-browser-token"}
-    env.pop("LUKUANG_CONFIG", None)
-    argv = ["gunicorn", "app:server", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-            "--threads", "4", "--timeout", "60"]
-    code = ("import sys, callbacks.dispatch\n"
-            "from gunicorn.app.wsgiapp import run\n"
-            f"sys.argv = {argv!r}\n"
-            "sys.exit(run())\n")
-    log = open(state / "gunicorn.log", "w")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            log.close()
-            raise RuntimeError("gunicorn did not start:\n" + (state / "gunicorn.log").read_text())
-        time.sleep(0.3)
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+def dispatch_server(live_server):
+    """The app under gunicorn (tests/browser/conftest.py); every callback is registered by
+    ``callbacks/__init__``."""
+    return live_server
 
 
 @pytest.fixture(scope="module")
