@@ -15,7 +15,7 @@ from dashboard.model import EventError, RoadEvent, validate
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 # generic record helpers shared by the adapters (they live with the first adapter)
-from .waze import Bad, load_json, locate_line, number, point_problem, raw_of, road_names
+from .parsing import Bad, load_json, locate_line, number, point_problem, raw_of, road_names
 
 EVALUATION_GAUGES = ("expedite", "congested", "blocked", "unknown")
 # road status 3/4 → event severity, in line with Waze jam levels 3/4

@@ -24,7 +24,7 @@ try:  # the full text locator (stretches, fuzzy names); the simple scan below st
 except ImportError:  # pragma: no cover - depends on what is installed
     full_locator = None
 # generic record helpers shared by the adapters (they live with the first adapter)
-from .waze import Bad, locate_point, number, point_problem
+from .parsing import Bad, locate_point, number, point_problem
 
 # column -> accepted header spellings (compared without spaces, case-insensitively)
 HEADERS: dict[str, tuple[str, ...]] = {

@@ -18,6 +18,7 @@ from typing import Any
 
 from dashboard.units import UNIT_STATUSES, UNIT_TYPES, UnitReport, apply_feed
 
+from .parsing import load_json
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 
 MAX_UNITS = 5000
@@ -86,14 +87,7 @@ class UnitsAdapter(Adapter):
     name = "units"
 
     def parse(self, payload: bytes, ctx: ParseContext) -> UnitsParseResult:
-        try:
-            doc = json.loads(bytes(payload).decode("utf-8-sig"))
-        except UnicodeDecodeError as exc:
-            raise PayloadError(f"not UTF-8: {exc}") from None
-        except RecursionError:
-            raise PayloadError("JSON nested too deeply") from None
-        except ValueError as exc:
-            raise PayloadError(f"not JSON: {str(exc)[:200]}") from None
+        doc = load_json(payload)
         items = doc.get("units") if isinstance(doc, dict) else None
         if not isinstance(items, list):
             raise PayloadError("no 'units' list at the top level")

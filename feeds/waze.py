@@ -6,7 +6,6 @@ key means "none of that type" (Waze leaves empty lists out).
 """
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timezone
 from typing import Any
@@ -14,9 +13,10 @@ from typing import Any
 from dashboard.model import KINDS, MAX_TEXT, EventError, RoadEvent, validate
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
+from .parsing import (Bad, load_json, locate_line, locate_point, number, point_problem, raw_of,
+                      road_names, short)
 
 UTC = timezone.utc
-MAX_NAME = 80
 # Waze jam level 0 (free flow) .. 5 (blocked) onto Amap's 0-4 scale (1 畅通 .. 4 严重拥堵)
 JAM_LEVEL_TO_AMAP = {0: 1, 1: 2, 2: 2, 3: 3, 4: 4, 5: 4}
 
@@ -76,10 +76,6 @@ TYPES: dict[str, tuple[str, str, int]] = {
 UNKNOWN = ("report", "other", 1)
 
 
-class Bad(ValueError):
-    """One record is unusable; the message is the quarantine reason."""
-
-
 def classify(wtype: Any, subtype: Any) -> tuple[str, str, int]:
     """(kind, category, severity) of an alert type/subtype; unknown ones are "other"."""
     sub = subtype if isinstance(subtype, str) else ""
@@ -87,46 +83,6 @@ def classify(wtype: Any, subtype: Any) -> tuple[str, str, int]:
     if sub in SUBTYPES:
         return SUBTYPES[sub]
     return TYPES.get(typ, UNKNOWN)
-
-
-def raw_of(record: Any) -> bytes:
-    """The bytes of one record as it came, for the quarantine."""
-    try:
-        return json.dumps(record, ensure_ascii=False).encode("utf-8", "replace")
-    except (TypeError, ValueError, RecursionError):
-        return b"<record not serialisable>"
-
-
-def load_json(payload: bytes) -> Any:
-    """Decode a JSON payload or raise PayloadError."""
-    if not isinstance(payload, (bytes, bytearray, str)):
-        raise PayloadError(f"payload is {type(payload).__name__}, not bytes")
-    try:
-        return json.loads(payload)
-    except RecursionError:
-        raise PayloadError("JSON nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, huge int literals
-        raise PayloadError(f"not JSON: {str(exc)[:200]}") from None
-
-
-def number(value: Any, where: str) -> float:
-    """A finite float from a JSON number (or numeric string)."""
-    if isinstance(value, bool) or value is None:
-        raise Bad(f"{where}: {'missing' if value is None else 'not a number'}")
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            raise Bad(f"{where}: not a number") from None
-    if not isinstance(value, (int, float)):
-        raise Bad(f"{where}: not a number")
-    try:
-        out = float(value)
-    except OverflowError:
-        raise Bad(f"{where}: number too large") from None
-    if not math.isfinite(out):
-        raise Bad(f"{where}: not finite")
-    return out
 
 
 def epoch_ms(value: Any, where: str) -> datetime:
@@ -137,19 +93,6 @@ def epoch_ms(value: Any, where: str) -> datetime:
     if not 946_684_800_000 <= ms <= 4_102_444_800_000:
         raise Bad(f"{where}: {ms:.0f} is not a plausible epoch in milliseconds")
     return datetime.fromtimestamp(ms / 1000.0, UTC)
-
-
-def point_problem(lon: float, lat: float, bbox: tuple[float, float, float, float],
-                  where: str) -> str | None:
-    """Why a point cannot be used in this city, or None."""
-    x0, y0, x1, y1 = bbox
-    if x0 <= lon <= x1 and y0 <= lat <= y1:
-        return None
-    if x0 <= lat <= x1 and y0 <= lon <= y1:
-        return f"{where}: lat/lon swapped (x={lon}, y={lat})"
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        return f"{where}: coordinates out of range (x={lon}, y={lat})"
-    return f"{where}: outside the city bounds (x={lon}, y={lat})"
 
 
 def xy(obj: Any, where: str, bbox: tuple[float, float, float, float]) -> tuple[float, float]:
@@ -173,49 +116,6 @@ def xy_line(points: Any, where: str,
     if len(points) > 5000:
         raise Bad(f"{where}: {len(points)} points (max 5000)")
     return tuple(xy(p, f"{where}[{i}]", bbox) for i, p in enumerate(points))
-
-
-def short(value: Any, limit: int) -> str:
-    """A bounded string from a str field; other types give ""."""
-    return value.strip()[:limit] if isinstance(value, str) else ""
-
-
-def locate_point(ctx: ParseContext, lon: float, lat: float) -> tuple[str, str, str]:
-    """(segment_id, district, road name) of the nearest segment, "" where nothing is near."""
-    net = ctx.network
-    if net is None:
-        return "", "", ""
-    m = net.nearest(lon, lat, ctx.match_max_m)
-    if m is not None:
-        return m.segment_id, m.district or "", m.road_name or ""
-    return "", net.district_at(lon, lat) or "", ""
-
-
-def locate_line(ctx: ParseContext, line: tuple[tuple[float, float], ...]
-                ) -> tuple[list[str], str, str]:
-    """(matched segment ids, district, road name) of a line; district/road from its middle."""
-    net = ctx.network
-    if net is None:
-        return [], "", ""
-    segs = list(net.match_line(list(line), ctx.match_max_m))
-    mid = line[len(line) // 2]
-    seg, district, road = locate_point(ctx, *mid)
-    if not road and segs:
-        info = net.segment(segs[0]) or {}
-        road = info.get("road_name") or ""
-        district = district or info.get("district") or ""
-    return segs, district, road
-
-
-def road_names(ctx: ParseContext, street: str, matched: str) -> tuple[str, ...]:
-    """The upstream street name (canonical when the network knows it) plus the matched road."""
-    names: list[str] = []
-    if street:
-        canon = ctx.network.resolve_road(street) if ctx.network is not None else None
-        names.append((canon or street)[:MAX_NAME])
-    if matched and matched not in names:
-        names.append(matched[:MAX_NAME])
-    return tuple(names)
 
 
 class WazeAdapter(Adapter):

@@ -29,6 +29,7 @@ from dashboard.locate import Location, classify_text, locate_text
 from dashboard.masking import mask_text
 from dashboard.model import RoadEvent
 
+from .parsing import load_json
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 
 MAX_DISPLAY_TEXT = 1000     # masked text kept on the event (the model allows 2000)
@@ -187,14 +188,7 @@ class WeiboAdapter(Adapter):
     def parse(self, payload: bytes, ctx: ParseContext) -> ParseResult:
         if not isinstance(payload, (bytes, bytearray)):
             raise PayloadError(f"payload is {type(payload).__name__}, not bytes")
-        try:
-            doc = json.loads(bytes(payload).decode("utf-8-sig"))
-        except UnicodeDecodeError as exc:
-            raise PayloadError(f"not UTF-8: {exc}") from None
-        except RecursionError:
-            raise PayloadError("JSON nested too deeply") from None
-        except ValueError as exc:
-            raise PayloadError(f"not JSON: {str(exc)[:200]}") from None
+        doc = load_json(payload)
         result = ParseResult()
         statuses = statuses_of(doc)
         for status in statuses[:MAX_STATUSES]:

@@ -20,7 +20,7 @@ from dashboard.model import MAX_TEXT, EventError, RoadEvent, validate
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 # generic record helpers shared by the adapters (they live with the first adapter)
-from .waze import (Bad, load_json, locate_line, locate_point, number, point_problem, raw_of,
+from .parsing import (Bad, load_json, locate_line, locate_point, number, point_problem, raw_of,
                    road_names, short)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
