@@ -6,10 +6,9 @@ import json
 import math
 from typing import Any
 
-from .base import ParseContext, PayloadError
-
 from dashboard.model import MAX_NAME
 
+from .base import ParseContext, PayloadError
 
 
 class Bad(ValueError):
