@@ -109,7 +109,6 @@ def __getattr__(name: str):
 
 def cmd_run(args, settings: Settings) -> int:
     """The demo (or one host of a deployment): server, upstream simulator, feeds, web."""
-    import shutil
     import sys
 
     from dashboard.supervisor import Supervisor, child_env
@@ -119,12 +118,13 @@ def cmd_run(args, settings: Settings) -> int:
     svc = Services.open(settings)
     for note in svc.handle.notes:
         log.warning(note)
-    exe = shutil.which("lukuang") or sys.argv[0]
+    # the children run this same command line, whether or not the venv is on PATH
+    exe_argv = [sys.executable, "-c", "import sys, app; sys.exit(app.main())"]
     sup = Supervisor(child_env(svc.handle.url, str(settings.state_dir)))
     if demo:
-        sup.add("sim", [exe, "sim"])
+        sup.add("sim", [*exe_argv, "sim"])
     if not args.no_feeds:
-        sup.add("feeds", [exe, "feeds"])
+        sup.add("feeds", [*exe_argv, "feeds"])
     sup.add("web", [sys.executable, "-m", "gunicorn", "app:server", "--bind",
                     f"{settings.host}:{port}", "--workers", str(args.workers or settings.workers),
                     "--threads", "4", "--timeout", "60", "--graceful-timeout", "10",

@@ -493,7 +493,7 @@ def congestion_figure(store: Store, districts: Iterable[str], now: float, tz: Zo
     week = timedelta(days=7)
     traces = []
     last_week = store.timeseries("cidx:city", start - week, end - week, step_minutes, "mean")
-    traces.append({"type": "scatter", "mode": "lines", "name": "上周同日 last week",
+    traces.append({"type": "scatter", "mode": _line_mode(last_week), "name": "上周同日 last week",
                    "x": [_local(t + week, tz) for t, _ in last_week],
                    "y": [round(v * 100, 1) for _, v in last_week],
                    "line": {"color": "#8fa3bf", "width": 2 * scale, "dash": "dash"}})
@@ -501,13 +501,13 @@ def congestion_figure(store: Store, districts: Iterable[str], now: float, tz: Zo
         pts = store.timeseries(f"cidx:{d}", start, end, step_minutes, "mean")
         if not pts:
             continue
-        traces.append({"type": "scatter", "mode": "lines", "name": plain(d),
+        traces.append({"type": "scatter", "mode": _line_mode(pts), "name": plain(d),
                        "x": [_local(t, tz) for t, _ in pts],
                        "y": [round(v * 100, 1) for _, v in pts],
                        "line": {"color": DISTRICT_PALETTE[i % len(DISTRICT_PALETTE)],
                                 "width": 1.5 * scale}, "opacity": 0.8})
     today = store.timeseries("cidx:city", start, end, step_minutes, "mean")
-    traces.append({"type": "scatter", "mode": "lines", "name": "全市 city",
+    traces.append({"type": "scatter", "mode": _line_mode(today), "name": "全市 city",
                    "x": [_local(t, tz) for t, _ in today],
                    "y": [round(v * 100, 1) for _, v in today],
                    "line": {"color": "#ffd34d", "width": 3.5 * scale}})
@@ -578,6 +578,11 @@ def _float(v: Any) -> float | None:
     return f if math.isfinite(f) else None
 
 
+def _line_mode(points: list) -> str:
+    """A line alone is invisible with one or two points (a fresh start): show markers too."""
+    return "lines+markers" if len(points) < 30 else "lines"
+
+
 def feed_freshness(health: dict[str, dict[str, str]], now: float) -> list[dict[str, Any]]:
     """Per feed: age of the last success, its interval, and whether it is stale (older than
     3 x the interval; the interval from the health hash's ``interval_s``, else 120 s)."""
@@ -591,7 +596,10 @@ def feed_freshness(health: dict[str, dict[str, str]], now: float) -> list[dict[s
         out.append({"name": name, "last_ok": last_ok, "age_s": round(age, 1) if age is not
                     None else None, "interval_s": interval, "stale": stale,
                     "stale_since": last_ok if stale else None,
-                    "breaker": h.get("breaker") or "", "error": bool(h.get("last_error"))})
+                    "breaker": h.get("breaker") or "",
+                    # an error counts until a later success clears it
+                    "error": bool(h.get("last_error"))
+                    and (_float(h.get("last_error_at")) or 0) >= (last_ok or 0)})
     return out
 
 

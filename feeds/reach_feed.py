@@ -102,7 +102,7 @@ def poll_reach(settings: Settings, store_or_redis: Any, *, base_url: str | None 
                 out["backfilled"].append([first, last])
             except (FetchError, ReachFileError, UnicodeDecodeError) as exc:
                 out["errors"].append(f"export {first}..{last}: {exc}")
-    fields = {"last_poll": f"{started:.0f}"}
+    fields = {"last_poll": f"{started:.0f}", "interval_s": f"{POLL_INTERVAL_S:g}"}
     if out["errors"]:
         fields.update(last_error="; ".join(out["errors"])[:500], last_error_at=f"{time.time():.0f}")
     else:
@@ -134,6 +134,9 @@ def _backfill_periods(settings: Settings, newest: datetime) -> list[tuple[str, s
 def run_reach_poller(settings: Settings, store: Store, stop, interval_s: float = POLL_INTERVAL_S
                      ) -> None:
     """Poll until ``stop`` (a threading.Event) is set; for the feed runner's thread."""
+    # give the upstream (in the demo, the simulator started alongside) a moment to come up
+    if stop.wait(min(5.0, interval_s)):
+        return
     while not stop.is_set():
         try:
             poll_reach(settings, store)

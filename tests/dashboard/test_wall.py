@@ -213,6 +213,12 @@ def test_feed_freshness_uses_the_feed_interval_and_names_the_stale_ones(store):
     assert "amap stale since 10:23" in msg and "weibo no data yet" in msg
     assert "waze" not in msg and "wzdx" not in msg
     assert W.stale_message([fresh["waze"]], TZ) == ""
+    assert fresh["weibo"]["error"] and not fresh["waze"]["error"]
+    # an old error is cleared by a later success; a newer one is not
+    store.update_feed_health("waze", last_error="timeout", last_error_at=f"{NOW - 60:.0f}")
+    assert not W.feed_freshness(store.feed_health("waze"), NOW)[0]["error"]
+    store.update_feed_health("waze", last_error_at=f"{NOW - 5:.0f}")
+    assert W.feed_freshness(store.feed_health("waze"), NOW)[0]["error"]
     assert [W.age_text(a) for a in (None, 5, 600, 7200, 200000)] == \
         ["—", "5 s", "10 min", "2 h", "2 d"]
 
