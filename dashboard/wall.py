@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from .timeutil import SHANGHAI
 from .congestion import LEVEL_COLOURS, LEVEL_NAMES, LEVEL_NAMES_EN, congestion_index
 from .store import Store
 
@@ -412,8 +413,9 @@ def _acknowledged_in_dispatch(store: Store, ids: Sequence[str]) -> set[str]:
 
 def kpis(store: Store, geom: NetGeom | None, levels: dict[str, int] | None,
          now: float) -> dict[str, Any]:
-    """The tile values. Comms (bulletins, reach) has no counts for the wall yet: those are
-    None, never a made-up number. An incident counts as unacknowledged unless its event says
+    """The tile values. Bulletins and reach today are the account's own posts published today
+    (local day) and their reads from the reach snapshots; None when no post is known yet,
+    never a made-up number. An incident counts as unacknowledged unless its event says
     ``acknowledged`` = "1" or a dispatch incident linked to it was acknowledged."""
     incident_ids = store.active_ids("incident", now)
     pipe = store.r.pipeline(transaction=False)
@@ -450,9 +452,21 @@ def kpis(store: Store, geom: NetGeom | None, levels: dict[str, int] | None,
                                end + timedelta(minutes=1), 1, "last")
         if pts:
             congested_km = round(pts[-1][1], 1)
+    bulletins_today, reach_today = _reach_today(store, now)
     return {"incidents": active, "unacknowledged": unack, "congested_km": congested_km,
             "roadworks": roadworks, "reports_hour": reports_hour,
-            "bulletins_today": None, "reach_today": None}
+            "bulletins_today": bulletins_today, "reach_today": reach_today}
+
+
+def _reach_today(store: Store, now: float) -> tuple[int | None, int | None]:
+    """(posts published today, their reads) from the comms reach snapshots."""
+    from .reach import ReachStore
+
+    today = datetime.fromtimestamp(now, SHANGHAI).date()
+    figures = ReachStore(store.r, store.keys).figures(today, today)
+    if not figures["posts"]:
+        return None, None
+    return figures["posts"], figures["reads"]
 
 
 # -- trend figures -----------------------------------------------------------------------------

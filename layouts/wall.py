@@ -68,10 +68,10 @@ def kpi_tiles(k: dict[str, Any] | None) -> list[html.Div]:
               sub="群众报告 citizen reports"),
         _tile("今日播报", "bulletins today", num("bulletins_today"),
               muted=k.get("bulletins_today") is None,
-              sub="暂未上线 not yet available" if k.get("bulletins_today") is None else None),
+              sub="今日暂无 none yet today" if k.get("bulletins_today") is None else None),
         _tile("今日触达", "reach today", num("reach_today", "{:,}"),
               muted=k.get("reach_today") is None,
-              sub="暂未上线 not yet available" if k.get("reach_today") is None else None),
+              sub="今日暂无 none yet today" if k.get("reach_today") is None else None),
     ]
 
 

@@ -88,13 +88,13 @@ def test_wall_layout_has_every_output_and_no_controls():
     assert "畅通" in text and "严重拥堵" in text   # the legend
 
 
-def test_kpi_tiles_show_a_dash_not_a_number_for_what_is_not_built():
+def test_kpi_tiles_show_a_dash_not_a_number_when_nothing_was_posted_today():
     tiles = wall_layout.kpi_tiles({"incidents": 4, "unacknowledged": 4, "congested_km": 12.25,
                                    "roadworks": 2, "reports_hour": 9, "bulletins_today": None,
                                    "reach_today": None})
     text = as_text([t.to_plotly_json() for t in tiles])
     assert len(tiles) == 6
-    assert text.count("not yet available") == 2 and text.count('"—"') == 2
+    assert text.count("none yet today") == 2 and text.count('"—"') == 2
     assert '"12.2"' in text or '"12.3"' in text
     assert "acknowledged in dispatch" in text   # the tooltip on the unacknowledged count
 

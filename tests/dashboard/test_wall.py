@@ -308,3 +308,18 @@ def test_cache_still_answers_when_redis_is_down(keys):
     assert c.get_text("x", 1, lambda: [3]) == "[1,2]"   # served from the process
     with pytest.raises(ValueError):
         c.get("nan", 1, lambda: [math.nan])            # NaN is not JSON
+
+
+def test_bulletins_and_reach_today_come_from_the_reach_snapshots(store):
+    from dashboard.reach import PostMetrics, ReachStore
+
+    local = datetime.fromtimestamp(NOW, timezone(timedelta(hours=8)))
+    reach = ReachStore(store.r, store.keys)
+    reach.record([PostMetrics("p1", local - timedelta(minutes=30), "#泰安路况#", reads=1200),
+                  PostMetrics("p2", local - timedelta(minutes=5), "#泰安路况#", reads=300),
+                  PostMetrics("old", local - timedelta(days=2), "前天", reads=99999)],
+                 source="csv", at=NOW)
+    k = W.kpis(store, None, None, NOW)
+    same_day = (local - timedelta(minutes=30)).date() == local.date()
+    assert k["bulletins_today"] == (2 if same_day else 1)
+    assert k["reach_today"] == (1500 if same_day else 300)
