@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench fuzz clean install
+.PHONY: run test bench fuzz fault clean install
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: $(STAMP)
 
 fuzz: $(STAMP)
 	HYPOTHESIS_PROFILE=long $(PY) -m pytest -q tests/feeds -k fuzz
+
+fault: $(STAMP)
+	$(PY) -m pytest -q -m fault
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -107,6 +107,8 @@ class FeedWorker:
     clock: Callable[[], float] = time.time
     breaker: Breaker = field(default_factory=Breaker)
     _scripts: dict[str, Any] = field(default_factory=dict, repr=False)
+    # a Redis error that could not be recorded while Redis was down; written once it is back
+    _unrecorded: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def lease_key(self) -> str:
@@ -136,10 +138,22 @@ class FeedWorker:
             log.warning("%s: could not release the lease: %s", self.feed.name, exc)
 
     def _health(self, counters: dict[str, int] | None = None, **fields: Any) -> None:
+        pending = dict(self._unrecorded)
+        if pending:
+            counters = {**(counters or {}), "errors": (counters or {}).get("errors", 0) + 1}
+            fields = {**pending, **fields}
         try:
             self.store.update_feed_health(self.feed.name, counters, **fields)
+            self._unrecorded.clear()
         except redis.RedisError as exc:
             log.error("%s: cannot record feed health: %s", self.feed.name, exc)
+            self._remember_redis_error(exc)
+
+    def _remember_redis_error(self, exc: BaseException) -> None:
+        """Keep the first error of an outage, to record once Redis answers again."""
+        if not self._unrecorded:
+            self._unrecorded.update(last_error=f"redis: {exc}"[:500],
+                                    last_error_at=f"{self.clock():.0f}")
 
     def _common(self, now: float) -> dict[str, str]:
         return {"last_poll_at": f"{now:.0f}", "runner": self.runner_id,
@@ -221,6 +235,7 @@ class FeedWorker:
                     mine = self.hold_lease()
                 except redis.RedisError as exc:
                     log.error("%s: lease check failed: %s", self.feed.name, exc)
+                    self._remember_redis_error(exc)
                     mine = False
                 if mine and self.breaker.allow():
                     self.poll_once()
