@@ -253,11 +253,42 @@ def create(svc, user: User, report_id: str | None) -> tuple[Any, bool, Any]:
     return L.message(res.message, "ok"), True, {"id": res.incident_id, "rev": res.rev}
 
 
-def set_unit_status(svc, user: User, unit_id: str | None, status: str | None) -> tuple[Any, bool]:
-    if not unit_id or not status:
-        return L.message("请选择警力和状态 Pick a unit and a status.", "warn"), False
+def parse_position(svc, text: str | None) -> tuple[float, float] | None:
+    """'lon,lat' (WGS-84) or a place the Weibo locator understands (a road, an intersection,
+    a landmark); None when empty. UnitError when it cannot be placed inside the city."""
+    text = (text or "").strip()[:80]
+    if not text:
+        return None
+    parts = text.replace("，", ",").split(",")
+    if len(parts) == 2:
+        try:
+            lon, lat = float(parts[0]), float(parts[1])
+        except ValueError:
+            lon = lat = None
+        if lon is not None:
+            x0, y0, x1, y1 = svc.settings.city_bbox
+            if not (x0 <= lon <= x1 and y0 <= lat <= y1):
+                raise U.UnitError(f"position ({lon}, {lat}) is outside the city")
+            return lon, lat
+    from dashboard.locate import locate_text
+
+    loc = locate_text(text, svc.network)
+    if loc is None or loc.point is None:
+        raise U.UnitError(f"cannot place {text!r}: give 'lon,lat' or a road / intersection")
+    return loc.point
+
+
+def set_unit_status(svc, user: User, unit_id: str | None, status: str | None,
+                    position: str | None = None) -> tuple[Any, bool]:
+    """Set a unit's status and/or position by hand (manage_units)."""
+    status = None if status in (None, "", "keep") else status
+    if not unit_id or (status is None and not (position or "").strip()):
+        return L.message("请选择警力，并给出状态或位置 Pick a unit and a status or a position.",
+                         "warn"), False
     try:
-        u = U.set_unit(svc.r, svc.keys, user, unit_id, status=status)
+        point = parse_position(svc, position)
+        u = U.set_unit(svc.r, svc.keys, user, unit_id, status=status,
+                       lon=point[0] if point else None, lat=point[1] if point else None)
     except U.UnitError as exc:
         return L.message(str(exc), "error"), True
     except redis.RedisError:
@@ -366,12 +397,13 @@ def _create_cb(n, report_id, bump):
     Output(ids.DISPATCH_BUMP, "data", allow_duplicate=True),
     Input(ids.DISPATCH_BTN_UNIT_SET, "n_clicks"), State(ids.DISPATCH_UNIT_PICK, "value"),
     State(ids.DISPATCH_UNIT_STATUS, "value"), State(ids.DISPATCH_BUMP, "data"),
+    State(ids.DISPATCH_UNIT_POS, "value"),
     prevent_initial_call=True)
-def _unit_cb(n, unit_id, status, bump):
+def _unit_cb(n, unit_id, status, bump, position):
     user = require("manage_units")
     if not n:
         raise PreventUpdate
-    msg, again = set_unit_status(_svc(), user, unit_id, status)
+    msg, again = set_unit_status(_svc(), user, unit_id, status, position)
     return msg, (bump or 0) + 1 if again else no_update
 
 

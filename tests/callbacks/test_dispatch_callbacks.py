@@ -123,6 +123,20 @@ def test_create_unit_and_audit_views(svc):
     assert "already linked to INC-000001" in msg.children
     msg, again = C.set_unit_status(svc, OFFICER, "T-102", "off_duty")
     assert "下班" in msg.children and U.get_unit(svc.r, svc.keys, "T-102").status == "off_duty"
+    # a unit moved by hand: to a point, or to a named intersection; nonsense is refused
+    msg, again = C.set_unit_status(svc, OFFICER, "T-102", "keep", "117.10, 36.20")
+    u = U.get_unit(svc.r, svc.keys, "T-102")
+    assert (round(u.lon, 2), round(u.lat, 2)) == (117.10, 36.20) and u.status == "off_duty"
+    msg, again = C.set_unit_status(svc, OFFICER, "T-102", "keep", "长城路与泰玻大街路口")
+    u = U.get_unit(svc.r, svc.keys, "T-102")
+    x, y = svc.network.intersection("长城路", "泰玻大街")
+    assert abs(u.lon - x) < 1e-4 and abs(u.lat - y) < 1e-4
+    msg, _ = C.set_unit_status(svc, OFFICER, "T-102", "keep", "121.47, 31.23")
+    assert "outside the city" in msg.children
+    msg, _ = C.set_unit_status(svc, OFFICER, "T-102", "keep", "<script>x</script>")
+    assert "cannot place" in msg.children
+    msg, _ = C.set_unit_status(svc, OFFICER, "T-102", "keep", "")
+    assert "Pick a unit" in msg.children
     table = C.audit_view(svc, ADMIN, "li")
     assert "unit_update" in repr(table) and "create" in repr(table)
     with pytest.raises(PermissionError):
