@@ -336,7 +336,7 @@ def base_figure(style: dict[str, Any], road_labels: Sequence[dict[str, Any]],
     for lvl in LEVELS:
         data[TRACE_LEVEL[lvl]] = _line_trace(f"{LEVEL_NAMES[lvl]} {LEVEL_NAMES_EN[lvl]}",
                                              LEVEL_COLOURS[lvl], lw[lvl] * scale)
-    data[TRACE_ROAD_LABELS] = _text_trace("roads", road_labels, 15 * scale, LABEL_COLOUR)
+    data[TRACE_ROAD_LABELS] = _text_trace("roads", road_labels, 18 * scale, LABEL_COLOUR)
     data[TRACE_ROADWORKS_LINES] = _line_trace("施工 roadworks", ROADWORKS_COLOUR, 6 * scale)
     data[TRACE_ROADWORKS] = _marker_trace("施工 roadworks", ROADWORKS_COLOUR)
     data[TRACE_REPORTS] = _marker_trace("群众报告 reports", REPORT_COLOUR, 0.75)
