@@ -69,10 +69,21 @@ def kpi_tiles(k: dict[str, Any] | None) -> list[html.Div]:
         _tile("今日播报", "bulletins today", num("bulletins_today"),
               muted=k.get("bulletins_today") is None,
               sub="今日暂无 none yet today" if k.get("bulletins_today") is None else None),
-        _tile("今日触达", "reach today", num("reach_today", "{:,}"),
+        _tile("今日触达", "reach today", wan(k.get("reach_today")),
               muted=k.get("reach_today") is None,
               sub="今日暂无 none yet today" if k.get("reach_today") is None else None),
     ]
+
+
+def wan(value: int | None) -> str:
+    """A count as Chinese readers write large figures: 8,312 / 43.1万 / 2.1亿 ("—" if None)."""
+    if value is None:
+        return "—"
+    if value >= 100_000_000:
+        return f"{value / 100_000_000:.1f}亿"
+    if value >= 10_000:
+        return f"{value / 10_000:.1f}万"
+    return f"{value:,}"
 
 
 def ticker(items: list[dict[str, str]]) -> list[html.Li]:

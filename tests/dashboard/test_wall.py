@@ -323,3 +323,10 @@ def test_bulletins_and_reach_today_come_from_the_reach_snapshots(store):
     same_day = (local - timedelta(minutes=30)).date() == local.date()
     assert k["bulletins_today"] == (2 if same_day else 1)
     assert k["reach_today"] == (1500 if same_day else 300)
+
+
+def test_large_counts_are_written_in_wan_so_the_tile_fits():
+    from layouts.wall import wan
+
+    assert [wan(v) for v in (None, 8312, 431269, 2065899, 312_000_000)] == \
+        ["—", "8,312", "43.1万", "206.6万", "3.1亿"]
