@@ -54,6 +54,7 @@ def kpi_tiles(k: dict[str, Any] | None) -> list[html.Div]:
     def num(key: str, fmt: str = "{:d}") -> str:
         v = k.get(key)
         return "—" if v is None else fmt.format(v)
+    reach_n, reach_unit = wan(k.get("reach_today"))
     unack_note = ("未在调度中确认的事故。 Incidents nobody has acknowledged in dispatch yet "
                   "(an incident not yet taken into dispatch counts as unacknowledged).")
     return [
@@ -69,21 +70,22 @@ def kpi_tiles(k: dict[str, Any] | None) -> list[html.Div]:
         _tile("今日播报", "bulletins today", num("bulletins_today"),
               muted=k.get("bulletins_today") is None,
               sub="今日暂无 none yet today" if k.get("bulletins_today") is None else None),
-        _tile("今日触达", "reach today", wan(k.get("reach_today")),
+        _tile("今日触达", "reach today", reach_n, unit=reach_unit,
               muted=k.get("reach_today") is None,
               sub="今日暂无 none yet today" if k.get("reach_today") is None else None),
     ]
 
 
-def wan(value: int | None) -> str:
-    """A count as Chinese readers write large figures: 8,312 / 43.1万 / 2.1亿 ("—" if None)."""
+def wan(value: int | None) -> tuple[str, str]:
+    """A count as Chinese readers write large figures, as (number, unit): ("8,312", ""),
+    ("43.1", "万"), ("3.1", "亿"); ("—", "") for None. The unit is set small, like "km"."""
     if value is None:
-        return "—"
+        return "—", ""
     if value >= 100_000_000:
-        return f"{value / 100_000_000:.1f}亿"
+        return f"{value / 100_000_000:.1f}", "亿"
     if value >= 10_000:
-        return f"{value / 10_000:.1f}万"
-    return f"{value:,}"
+        return f"{value / 10_000:.1f}", "万"
+    return f"{value:,}", ""
 
 
 def ticker(items: list[dict[str, str]]) -> list[html.Li]:

@@ -329,4 +329,4 @@ def test_large_counts_are_written_in_wan_so_the_tile_fits():
     from layouts.wall import wan
 
     assert [wan(v) for v in (None, 8312, 431269, 2065899, 312_000_000)] == \
-        ["—", "8,312", "43.1万", "206.6万", "3.1亿"]
+        [("—", ""), ("8,312", ""), ("43.1", "万"), ("206.6", "万"), ("3.1", "亿")]
