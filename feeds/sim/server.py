@@ -190,14 +190,8 @@ class Upstream:
 
     # -- Weibo ---------------------------------------------------------------------------
     def mentions(self, t, query, headers) -> Answer:
-        reports = self.world.reports(t)
-        items = [(formats.status_id(r.created, r.key), r) for r in reports]
-        page = _page(items, query, MAX_REPORT_COUNT)
-        if isinstance(page, Answer):
-            return page
-        chosen, total, nxt = page
-        return json_answer(formats.statuses_page(
-            [formats.report_status(r, t) for _, r in chosen], total, nxt))
+        return _statuses(self.world.reports(t), query, MAX_REPORT_COUNT,
+                         lambda r: formats.report_status(r, t))
 
     def user_timeline(self, t, query, headers) -> Answer:
         path = "/2/statuses/user_timeline.json"
@@ -205,14 +199,8 @@ class Upstream:
         uid = query.get("uid")
         if (name and name != formats.texts.ACCOUNT) or (uid and uid != str(formats.ACCOUNT_ID)):
             return json_answer(formats.weibo_error("User does not exists!", 20003, path), 400)
-        posts = self.world.posts(t)
-        items = [(formats.status_id(p.created, p.key), p) for p in posts]
-        page = _page(items, query, MAX_TIMELINE_COUNT)
-        if isinstance(page, Answer):
-            return page
-        chosen, total, nxt = page
-        return json_answer(formats.statuses_page(
-            [formats.post_status(p, t) for _, p in chosen], total, nxt))
+        return _statuses(self.world.posts(t), query, MAX_TIMELINE_COUNT,
+                         lambda p: formats.post_status(p, t))
 
     def reads(self, t, query, headers) -> Answer:
         today = local_day(t)
@@ -266,6 +254,17 @@ def _int_param(query: dict[str, str], name: str, default: int) -> int:
     if not text.isdigit() or len(text) > 20:
         raise ValueError(name)
     return int(text)
+
+
+def _statuses(records: list[Any], query: dict[str, str], max_count: int,
+              render: Callable[[Any], dict]) -> Answer:
+    """One page of a Weibo statuses list (mentions, a timeline) as the API answers it."""
+    items = [(formats.status_id(rec.created, rec.key), rec) for rec in records]
+    page = _page(items, query, max_count)
+    if isinstance(page, Answer):
+        return page
+    chosen, total, nxt = page
+    return json_answer(formats.statuses_page([render(rec) for _, rec in chosen], total, nxt))
 
 
 def _page(items: list[tuple[int, Any]], query: dict[str, str], max_count: int):

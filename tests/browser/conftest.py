@@ -53,6 +53,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# JavaScript run in the page: the wall map's plotly div (GD), and how many features the
+# MapLibre map has drawn once it is loaded (MAP_READY; 0 while it is not).
+GD = ("var w = document.getElementById('wall-map');"
+      "var gd = w && w.querySelector('.js-plotly-plot');")
+MAP_READY = GD + """
+    if (!gd || !gd._fullLayout || !gd._fullLayout.map || !gd._fullLayout.map._subplot) return 0;
+    var m = gd._fullLayout.map._subplot.map;
+    if (!m || !m.loaded() || !document.querySelector('.maplibregl-canvas')) return 0;
+    return m.queryRenderedFeatures().length;"""
+
+
 @pytest.fixture(scope="module")
 def browser_keys(redis_url):
     """A unique key prefix for the module's server; everything under it is deleted after."""

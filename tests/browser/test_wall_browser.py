@@ -17,17 +17,10 @@ from dashboard import wall as W
 from dashboard.model import RoadEvent, validate
 from dashboard.roads import default_network_dir, load_network
 
-from .conftest import WALL_TOKEN
+from .conftest import GD, MAP_READY, WALL_TOKEN
 
 pytestmark = pytest.mark.browser
 
-GD = ("var w = document.getElementById('wall-map');"
-      "var gd = w && w.querySelector('.js-plotly-plot');")
-MAP_READY = GD + """
-    if (!gd || !gd._fullLayout || !gd._fullLayout.map || !gd._fullLayout.map._subplot) return 0;
-    var m = gd._fullLayout.map._subplot.map;
-    if (!m || !m.loaded() || !document.querySelector('.maplibregl-canvas')) return 0;
-    return m.queryRenderedFeatures().length;"""
 
 
 def seed(store, now: float) -> list[str]:

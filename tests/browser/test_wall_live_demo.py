@@ -22,7 +22,7 @@ import pytest
 
 from dashboard.store import Store
 
-from .conftest import REPO, _free_port
+from .conftest import MAP_READY, REPO, _free_port
 
 pytestmark = pytest.mark.browser
 
@@ -31,13 +31,6 @@ START_TIMEOUT_S = 90
 CHANGE_TIMEOUT_S = 40
 STOP_TIMEOUT_S = 20
 
-GD = ("var w = document.getElementById('wall-map');"
-      "var gd = w && w.querySelector('.js-plotly-plot');")
-MAP_READY = GD + """
-    if (!gd || !gd._fullLayout || !gd._fullLayout.map || !gd._fullLayout.map._subplot) return 0;
-    var m = gd._fullLayout.map._subplot.map;
-    if (!m || !m.loaded() || !document.querySelector('.maplibregl-canvas')) return 0;
-    return m.queryRenderedFeatures().length;"""
 # the wall's page state (dcc.Store wall-version) as the browser holds it
 PAGE_STATE = """
     var s = window.store && window.store.getState();
