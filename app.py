@@ -8,7 +8,7 @@ import logging
 
 import dash
 import redis
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 
 import callbacks  # noqa: F401  (registers every dash.callback)
 from dashboard import dispatch_api, web
@@ -20,9 +20,7 @@ from layouts import pages
 log = logging.getLogger("lukuang.app")
 
 
-def services() -> Services:
-    """The current worker's services (set by create_app)."""
-    return current_app.config["LUKUANG"]
+services = web.services
 
 
 # page name (a function in layouts.pages), path, the permission it needs, title
@@ -80,7 +78,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
 
     @app.server.get("/healthz")
     def healthz():
-        s: Services = current_app.config["LUKUANG"]
+        s: Services = services()
         try:
             s.r.ping()
             body = {"status": "ok", "redis": "ok", "mode": s.handle.mode,

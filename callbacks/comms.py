@@ -14,7 +14,6 @@ from typing import Any
 
 import redis
 from dash import Input, Output, State, callback, ctx, no_update
-from flask import current_app
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from dashboard import bulletins as B
@@ -26,6 +25,7 @@ from dashboard.holidays import (HolidayCalendar, HolidayError, period_choices, p
 from dashboard.reach import (ReachFileError, ReachStore, BadValue, cumulative, parse_time,
                              report, report_csv)
 from dashboard.timeutil import SHANGHAI
+from dashboard import web
 from dashboard.web import require
 from layouts import comms as L
 from layouts import ids
@@ -37,7 +37,7 @@ CATEGORY_LABELS = {"accident": "事故", "breakdown": "故障车", "hazard": "�
 
 
 def _svc():
-    return current_app.config["LUKUANG"]
+    return web.services()
 
 
 def _check(user, permission: str) -> None:

@@ -21,13 +21,13 @@ from typing import Any
 import redis
 from dash import Input, Output, Patch, State, callback, ctx, no_update
 from dash.exceptions import PreventUpdate
-from flask import current_app
 
 from dashboard import audit, clearance
 from dashboard import incidents as I
 from dashboard import units as U
 from dashboard.auth import User
 from dashboard.timeutil import SHANGHAI
+from dashboard import web
 from dashboard.web import require
 from layouts import dispatch as L
 from layouts import ids
@@ -46,7 +46,7 @@ DISPATCH_BUTTONS = {ids.DISPATCH_BTN_VERIFY: "verify",
 
 
 def _svc():
-    return current_app.config["LUKUANG"]
+    return web.services()
 
 
 def _network(svc) -> Any:

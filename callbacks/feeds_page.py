@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import redis
 from dash import Input, Output, callback, no_update
-from flask import current_app
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 from dashboard import wall as W
+from dashboard import web
 from dashboard.api import redact_error
 from layouts import feeds_page as L
 from layouts import ids
@@ -104,6 +104,4 @@ def feeds_view(n: int | None, svc, user, now: float | None = None) -> tuple:
 @callback(Output(ids.FEEDS_TABLE, "children"), Output(ids.FEEDS_QUARANTINE, "children"),
           Output(ids.FEEDS_STATUS, "children"), Input(ids.FEEDS_TICK, "n_intervals"))
 def _feeds_cb(n):
-    from dashboard import web
-
-    return feeds_view(n, current_app.config["LUKUANG"], web.current_user())
+    return feeds_view(n, web.services(), web.current_user())

@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 import redis
 from dash import Input, Output, Patch, State, callback, clientside_callback, no_update
-from flask import current_app
 from werkzeug.exceptions import Forbidden
 
 from dashboard import basemap
 from dashboard import wall as W
+from dashboard import web
 from dashboard.cache import cache_for
 from layouts import ids
 from layouts import wall as L
@@ -263,13 +263,11 @@ def freshness(n: int | None, search: str | None, svc, now: float | None = None,
 
 # -- registration ------------------------------------------------------------------------------
 def _svc():
-    return current_app.config["LUKUANG"]
+    return web.services()
 
 
 def _session_user():
     """A logged-in user (not the kiosk token user: the token is checked from the URL)."""
-    from dashboard import web
-
     user = web.current_user()
     return user if user is not None and user.name != web.KIOSK_USER else None
 

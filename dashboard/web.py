@@ -10,7 +10,7 @@ import secrets
 from pathlib import Path
 from typing import Callable
 
-from flask import Flask, abort, g, redirect, request, session
+from flask import Flask, abort, current_app, g, redirect, request, session
 
 from .auth import AuthError, User, authenticate, create_session, end_session, has_permission, \
     session_user
@@ -36,6 +36,11 @@ def secret_key(state_dir: Path, configured: str = "") -> str:
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+
+def services():
+    """This worker's ``dashboard.services.Services`` (put there by app.create_app)."""
+    return current_app.config["LUKUANG"]
 
 
 def current_user() -> User | None:
