@@ -88,26 +88,44 @@ class Store:
         return self._scripts[name]
 
     # -- writes -------------------------------------------------------------------------
-    def _confirm(self) -> None:
-        """Acknowledge a batch only once it is durable: fsynced to the local AOF (WAITAOF)
-        and, with ``wait_replicas``, held by that many replicas (Sentinel deployments)."""
+    def _execute_confirmed(self, pipe) -> list[Any]:
+        """Run ``pipe`` and acknowledge its writes only once they are durable.
+
+        WAITAOF (fsynced to the local AOF) and, with ``wait_replicas``, WAIT (held by that many
+        replicas, for Sentinel deployments) are queued at the end of the same pipeline: both
+        wait for the offset of *this connection's* last write, so they must run on the
+        connection that wrote. Returns the write commands' results.
+        """
+        extra = []
         if self.wait_aof:
-            try:
-                local, _ = self.r.execute_command("WAITAOF", 1, 0, self.wait_timeout_ms)
-            except redis.ResponseError as exc:
-                # no AOF on this server, or a server without WAITAOF: nothing to wait for
-                log.warning("not waiting for AOF fsync: %s", exc)
-                self.wait_aof = False
-            else:
-                if int(local) < 1:
+            pipe.execute_command("WAITAOF", 1, 0, self.wait_timeout_ms)
+            extra.append("aof")
+        if self.wait_replicas > 0:
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+            extra.append("replicas")
+        results = pipe.execute(raise_on_error=False)
+        writes, confirms = results[:len(results) - len(extra)], results[len(results) - len(extra):]
+        for res in writes:
+            if isinstance(res, Exception):
+                raise res
+        for what, res in zip(extra, confirms):
+            if what == "aof":
+                if isinstance(res, redis.ResponseError):
+                    # no AOF on this server, or a server without WAITAOF: nothing to wait for
+                    log.warning("not waiting for AOF fsync: %s", res)
+                    self.wait_aof = False
+                elif isinstance(res, Exception):
+                    raise res
+                elif int(res[0]) < 1:
                     raise NotConfirmed(f"batch not fsynced to the AOF within "
                                        f"{self.wait_timeout_ms} ms")
-        if self.wait_replicas <= 0:
-            return
-        got = self.r.wait(self.wait_replicas, self.wait_timeout_ms)
-        if int(got) < self.wait_replicas:
-            raise NotConfirmed(f"batch confirmed by {got} of {self.wait_replicas} replicas "
-                               f"within {self.wait_timeout_ms} ms")
+            else:
+                if isinstance(res, Exception):
+                    raise res
+                if int(res) < self.wait_replicas:
+                    raise NotConfirmed(f"batch confirmed by {res} of {self.wait_replicas} "
+                                       f"replicas within {self.wait_timeout_ms} ms")
+        return writes
 
     def _item(self, ev: RoadEvent, now: float, ttl_s: float | None) -> dict[str, Any]:
         if ev.ends_at is not None:
@@ -139,9 +157,8 @@ class Store:
             script(keys=[self.keys.version()],
                    args=[self.keys.base, repr(now), self.changes_maxlen, self.event_ttl_s,
                          json.dumps(chunk, ensure_ascii=False)], client=pipe)
-        for new, upd, dup, ended, version in pipe.execute():
+        for new, upd, dup, ended, version in self._execute_confirmed(pipe):
             result.add(BatchResult(int(new), int(upd), int(dup), int(ended), int(version)))
-        self._confirm()
         return result
 
     def set_congestion(self, levels: Iterable[tuple[str, int, float | None, str, float]],
@@ -167,10 +184,9 @@ class Store:
                          json.dumps(items[start:start + BATCH_SIZE], ensure_ascii=False)],
                    client=pipe)
         changed, version = 0, 0
-        for c, v in pipe.execute():
+        for c, v in self._execute_confirmed(pipe):
             changed += int(c)
             version = max(version, int(v))
-        self._confirm()
         return changed, version
 
     def record_gauge(self, metric: str, when: float, value: float) -> None:

@@ -110,7 +110,8 @@ def test_wait_aof_turns_itself_off_without_aof(r, keys):
     if r.config_get("appendonly")["appendonly"] == "yes":
         import pytest
         pytest.skip("this server has AOF on; the fallback path is not reachable here")
+    from tests.dashboard.test_store import NOW, ev
+
     s = Store(r, keys, wait_aof=True)
-    s.upsert_events([])
-    s._confirm()
+    assert s.upsert_events([ev(1)], now=NOW).new == 1  # written and acknowledged
     assert s.wait_aof is False
