@@ -37,6 +37,7 @@ log = logging.getLogger("lukuang.feeds")
 EXPIRE_EVERY_S = 10.0
 INDEX_EVERY_S = 60.0
 JOIN_TIMEOUT_S = 8.0
+LEASE_MIN_S, LEASE_MAX_S = 0.6, 15.0  # a feed lease lives half an interval, within these
 # what each adapter's upstream must send (an HTML error page is refused either way)
 EXPECT = {"hotline": "csv"}
 
@@ -115,8 +116,12 @@ class FeedWorker:
         return self.store.keys.lease(self.feed.name)
 
     def lease_ttl_ms(self) -> int:
-        # three intervals, but never shorter than one poll can take
-        return int(1000 * max(3 * self.feed.interval_s, self.feed.timeout_s + self.feed.interval_s))
+        """Half an interval (0.6–15 s). A heartbeat renews it every third of that, so a dead
+        holder's feed is taken over within ttl + ttl/3, i.e. inside one poll interval."""
+        return int(1000 * min(LEASE_MAX_S, max(LEASE_MIN_S, 0.5 * self.feed.interval_s)))
+
+    def lease_tick_s(self) -> float:
+        return self.lease_ttl_ms() / 3000
 
     def _script(self, name: str, text: str):
         if name not in self._scripts:
@@ -223,28 +228,53 @@ class FeedWorker:
         self._health(None if counted else {"errors": 1}, **fields)
 
     def run(self) -> None:
-        """Poll at the feed's interval while holding its lease, until ``stop`` is set."""
+        """Poll at the feed's interval while holding its lease, until ``stop`` is set.
+
+        A heartbeat thread takes or renews the lease every ``lease_tick_s`` (also while a slow
+        fetch runs); this loop polls only while the lease is ours, and polls at once when it
+        has just been taken over, so a dead runner's feed misses less than one interval.
+        """
         try:  # load the road network before taking the lease: a first load takes seconds
             self.network()
         except Exception:  # noqa: BLE001 - each poll reports it in the feed health
             log.exception("%s: cannot load the road network", self.feed.name)
+        held = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(held,), daemon=True,
+                                name=f"lease-{self.feed.name}")
+        beat.start()
+        tick = self.lease_tick_s()
         next_at = time.monotonic()
         try:
             while not self.stop.is_set():
-                try:
-                    mine = self.hold_lease()
-                except redis.RedisError as exc:
-                    log.error("%s: lease check failed: %s", self.feed.name, exc)
-                    self._remember_redis_error(exc)
-                    mine = False
-                if mine and self.breaker.allow():
-                    self.poll_once()
-                elif mine:
-                    self._health(None, **self._common(self.clock()))
-                next_at = max(next_at + self.feed.interval_s, time.monotonic())
-                self.stop.wait(max(0.0, next_at - time.monotonic()))
+                if not held.is_set():
+                    next_at = time.monotonic()  # poll as soon as the lease is ours
+                    self.stop.wait(tick)
+                    continue
+                if time.monotonic() >= next_at:
+                    if self.breaker.allow():
+                        self.poll_once()
+                    else:
+                        self._health(None, **self._common(self.clock()))
+                    next_at = max(next_at + self.feed.interval_s, time.monotonic())
+                self.stop.wait(min(tick, max(0.0, next_at - time.monotonic())))
         finally:
+            beat.join(timeout=5)
             self.release_lease()
+
+    def _heartbeat(self, held: threading.Event) -> None:
+        """Take or renew the lease every tick until ``stop``; ``held`` says whether it is ours."""
+        while not self.stop.is_set():
+            try:
+                mine = self.hold_lease()
+            except redis.RedisError as exc:
+                log.error("%s: lease check failed: %s", self.feed.name, exc)
+                self._remember_redis_error(exc)
+                mine = False
+            if mine:
+                held.set()
+            else:
+                held.clear()
+            self.stop.wait(self.lease_tick_s())
 
 
 def housekeeping(store: Store, network: Callable[[], Any], stop: threading.Event,
