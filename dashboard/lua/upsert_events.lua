@@ -5,11 +5,17 @@
 --           is built from ARGV[1], which carries the same {city} hash tag)
 -- ARGV[1] = key base "lk:{taian}:", ARGV[2] = now (epoch s), ARGV[3] = changes MAXLEN,
 -- ARGV[4] = event hash TTL (s), ARGV[5] = JSON list of items
+-- An event's hash lives until its own expiry (e.g. roadworks ending in 80 days) plus the
+-- TTL, counted again each time a feed re-sends it, so a long-lived event never loses its
+-- hash while it is still active.
 local base = ARGV[1]
 local now = ARGV[2]
 local maxlen = ARGV[3]
 local ttl = tonumber(ARGV[4])
 local items = cjson.decode(ARGV[5])
+local function hash_ttl(it)
+  return math.max(ttl, math.ceil(it.expires - tonumber(now)) + ttl)
+end
 local new, upd, dup, ended = 0, 0, 0, 0
 for _, it in ipairs(items) do
   local ekey = base .. 'event:' .. it.id
@@ -21,6 +27,7 @@ for _, it in ipairs(items) do
     dup = dup + 1
     if live and not it.ended then
       redis.call('ZADD', akey, 'GT', it.expires, it.id)
+      redis.call('EXPIRE', ekey, hash_ttl(it))
     end
   else
     local f = {'hash', it.hash, 'updated_at', now}
@@ -31,7 +38,7 @@ for _, it in ipairs(items) do
       f[#f + 1] = k; f[#f + 1] = v
     end
     redis.call('HSET', ekey, unpack(f))
-    redis.call('EXPIRE', ekey, ttl)
+    redis.call('EXPIRE', ekey, hash_ttl(it))
     local op
     if it.ended then
       redis.call('ZREM', akey, it.id)
