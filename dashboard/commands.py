@@ -69,6 +69,7 @@ def doctor_checks(settings: Settings) -> list[dict[str, str]]:
     from .connection import open_redis
     from .roads import active_network_path, get_network
     from .store import Store
+    from .topology import topology_checks
 
     checks: list[dict[str, str]] = []
     try:
@@ -90,11 +91,9 @@ def doctor_checks(settings: Settings) -> list[dict[str, str]]:
             notes = handle.notes
             checks.append({"check": "persistence", "status": "warn" if notes else "ok",
                            "detail": "; ".join(notes) or "AOF on"})
-            repl = handle.client.info("replication")
-            checks.append({"check": "replication", "status": "ok",
-                           "detail": f"role {repl.get('role')}, "
-                                     f"{repl.get('connected_slaves', 0)} replica(s)"})
             store = Store.from_settings(handle.client, settings)
+            checks += topology_checks(handle.client, handle.mode, store.keys,
+                                      settings.wait_replicas)
             health = store.feed_health()
             if not health:
                 checks.append({"check": "feeds", "status": "warn",

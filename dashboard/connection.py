@@ -6,7 +6,10 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
 import redis
+from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import RedisCluster
+from redis.exceptions import RedisClusterException
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 from .embedded import EmbeddedValkey
@@ -36,7 +39,14 @@ class RedisHandle:
 
 
 def _sentinel_client(url: str, db: int, timeout: float) -> redis.Redis:
-    """``redis+sentinel://h1:p1,h2:p2/MASTER[/DB]``; the password comes from REDIS_PASSWORD."""
+    """``redis+sentinel://h1:p1,h2:p2/MASTER[/DB]``; the data servers' password comes from
+    REDIS_PASSWORD, the sentinels' from REDIS_SENTINEL_PASSWORD.
+
+    The client follows failovers: every new connection asks a sentinel for the master, and a
+    connection that fails (killed master, or READONLY from a demoted one, which redis-py turns
+    into a ConnectionError) is dropped and the command retried a few times with a short
+    backoff. Longer outages surface as ConnectionError to the caller, who retries.
+    """
     import os
 
     rest = url.split("://", 1)[1]
@@ -51,13 +61,19 @@ def _sentinel_client(url: str, db: int, timeout: float) -> redis.Redis:
     for hp in hosts_part.split(","):
         host, _, port = hp.rpartition(":")
         nodes.append((host or "127.0.0.1", int(port or 26379)))
-    password = os.environ.get("REDIS_PASSWORD") or None
-    sentinel = Sentinel(nodes, socket_timeout=timeout,
-                        sentinel_kwargs={"password": os.environ.get("REDIS_SENTINEL_PASSWORD")
-                                         or None})
-    return sentinel.master_for(master, db=db, password=password, decode_responses=True,
-                               socket_timeout=timeout, socket_connect_timeout=timeout,
-                               retry_on_timeout=True)
+    # sentinel_kwargs replaces redis-py's defaults, so the timeouts must be repeated here:
+    # without them a hung sentinel would block the discovery forever.
+    sentinel = Sentinel(nodes, sentinel_kwargs={
+        "password": os.environ.get("REDIS_SENTINEL_PASSWORD") or None,
+        "socket_timeout": min(timeout, 1.0), "socket_connect_timeout": min(timeout, 1.0)})
+    # up to 4 retries, 0.05 s doubling to at most 0.5 s apart: rides out a dropped connection
+    # without hiding a failover in progress (a few seconds) from the caller for long
+    retry = Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), 4,
+                  supported_errors=(redis.ConnectionError, redis.TimeoutError))
+    return sentinel.master_for(master, db=db, password=os.environ.get("REDIS_PASSWORD") or None,
+                               decode_responses=True, socket_timeout=timeout,
+                               socket_connect_timeout=timeout, retry=retry,
+                               health_check_interval=30)
 
 
 def client_for_url(url: str, db: int | None = None, timeout: float = 5.0,
@@ -76,7 +92,13 @@ def client_for_url(url: str, db: int | None = None, timeout: float = 5.0,
     client = redis.Redis.from_url(url, **kwargs)
     if force_cluster or _is_cluster(client):
         client.close()
-        return RedisCluster.from_url(url, decode_responses=True, socket_timeout=timeout), "cluster"
+        try:
+            return RedisCluster.from_url(url, decode_responses=True,
+                                         socket_timeout=timeout), "cluster"
+        except RedisClusterException as exc:  # not a RedisError: say what to change
+            raise ValueError(f"cannot open {url} as a Redis Cluster"
+                             f"{' (LUKUANG_CLUSTER is set)' if force_cluster else ''}: "
+                             f"{exc}") from exc
     return client, "single"
 
 
@@ -88,7 +110,14 @@ def _is_cluster(client: redis.Redis) -> bool:
 
 
 def persistence_warnings(client: redis.Redis) -> list[str]:
-    """Plain-words warnings when acknowledged data could be lost on a restart."""
+    """Plain-words warnings when acknowledged data could be lost on a restart.
+    On a cluster every master is checked, and each warning names its node."""
+    if isinstance(client, RedisCluster):
+        out = []
+        for node in client.get_primaries():
+            for w in persistence_warnings(client.get_redis_connection(node)):
+                out.append(f"{node.name}: {w}")
+        return out
     try:
         info = client.info("persistence")
     except redis.RedisError as exc:

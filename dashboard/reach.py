@@ -42,6 +42,7 @@ from typing import Any, Iterable, Sequence
 import redis
 
 from .keys import Keys
+from .redis_compat import run_script
 from .timeutil import SHANGHAI
 
 METRICS = ("reads", "reposts", "comments", "likes")
@@ -409,10 +410,11 @@ class ReachStore:
             metrics = json.dumps(row.metrics(), sort_keys=True)
             member = json.dumps({"at": round(at, 3), "src": source, **row.metrics()},
                                 sort_keys=True)
-            self._script(keys=[self.keys.reach_post(row.post_id),
-                               self.keys.reach_snapshots(row.post_id), self.keys.reach_index()],
-                         args=[row.post_id, f"{row.created_at.timestamp():.0f}", row.text,
-                               repr(at), source, metrics, member], client=pipe)
+            run_script(self._script, [self.keys.reach_post(row.post_id),
+                                      self.keys.reach_snapshots(row.post_id),
+                                      self.keys.reach_index()],
+                       [row.post_id, f"{row.created_at.timestamp():.0f}", row.text,
+                        repr(at), source, metrics, member], client=pipe)
             ids.append(row.post_id)
         res = RecordResult(posts=len(set(ids)))
         for new, added in pipe.execute() if ids else []:

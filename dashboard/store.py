@@ -15,9 +15,11 @@ from typing import Any, Iterable, Sequence
 import logging
 
 import redis
+from redis.sentinel import SentinelConnectionPool
 
 from .keys import KINDS, Keys
 from .model import RoadEvent
+from .redis_compat import node_of, run_script, still_on
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -97,17 +99,25 @@ class Store:
         connection that wrote. Returns the write commands' results.
         """
         extra = []
+        # Cluster: WAIT/WAITAOF have no key, so name the master of this city's slot; the
+        # cluster pipeline sends them on the same connection as that node's writes. If a
+        # write was redirected (MOVED during a resharding or failover), redis-py redid it
+        # on another node and connection that the WAIT did not cover: not confirmed.
+        on_node = node_of(pipe, self.keys.version())
         if self.wait_aof:
-            pipe.execute_command("WAITAOF", 1, 0, self.wait_timeout_ms)
+            pipe.execute_command("WAITAOF", 1, 0, self.wait_timeout_ms, **on_node)
             extra.append("aof")
         if self.wait_replicas > 0:
-            pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms)
+            pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms, **on_node)
             extra.append("replicas")
         results = pipe.execute(raise_on_error=False)
         writes, confirms = results[:len(results) - len(extra)], results[len(results) - len(extra):]
         for res in writes:
             if isinstance(res, Exception):
                 raise res
+        if extra and not still_on(pipe, self.keys.version(), on_node):
+            raise NotConfirmed("the city's slot moved to another node during the batch; "
+                               "not confirmed (a retry counts the events as duplicates)")
         for what, res in zip(extra, confirms):
             if what == "aof":
                 if isinstance(res, redis.ResponseError):
@@ -123,9 +133,20 @@ class Store:
                 if isinstance(res, Exception):
                     raise res
                 if int(res) < self.wait_replicas:
+                    self._rediscover_master()
                     raise NotConfirmed(f"batch confirmed by {res} of {self.wait_replicas} "
-                                       f"replicas within {self.wait_timeout_ms} ms")
+                                       f"replicas within {self.wait_timeout_ms} ms (written on "
+                                       f"the master, not acknowledged; retrying it is safe)")
         return writes
+
+    def _rediscover_master(self) -> None:
+        """Sentinel: drop the idle connections so the next write asks a sentinel for the
+        master again. A master that Sentinel has just replaced keeps its connections open and
+        answers writes (which WAIT then leaves unconfirmed) until Sentinel demotes it, which
+        takes 8 s or more after a failover; without this the retries would keep going there."""
+        pool = getattr(self.r, "connection_pool", None)
+        if isinstance(pool, SentinelConnectionPool):
+            pool.disconnect(inuse_connections=False)
 
     def _item(self, ev: RoadEvent, now: float, ttl_s: float | None) -> dict[str, Any]:
         if ev.ends_at is not None:
@@ -154,9 +175,9 @@ class Store:
         pipe = self.r.pipeline(transaction=False)
         for start in range(0, len(events), BATCH_SIZE):
             chunk = [self._item(ev, now, ttl_s) for ev in events[start:start + BATCH_SIZE]]
-            script(keys=[self.keys.version()],
-                   args=[self.keys.base, repr(now), self.changes_maxlen, self.event_ttl_s,
-                         json.dumps(chunk, ensure_ascii=False)], client=pipe)
+            run_script(script, [self.keys.version()],
+                       [self.keys.base, repr(now), self.changes_maxlen, self.event_ttl_s,
+                        json.dumps(chunk, ensure_ascii=False)], client=pipe)
         for new, upd, dup, ended, version in self._execute_confirmed(pipe):
             result.add(BatchResult(int(new), int(upd), int(dup), int(ended), int(version)))
         return result
@@ -179,10 +200,10 @@ class Store:
         script = self.script("set_congestion")
         pipe = self.r.pipeline(transaction=False)
         for start in range(0, len(items), BATCH_SIZE):
-            script(keys=[self.keys.version(), self.keys.congestion(), self.keys.changes()],
-                   args=[self.changes_maxlen, repr(now),
-                         json.dumps(items[start:start + BATCH_SIZE], ensure_ascii=False)],
-                   client=pipe)
+            run_script(script, [self.keys.version(), self.keys.congestion(), self.keys.changes()],
+                       [self.changes_maxlen, repr(now),
+                        json.dumps(items[start:start + BATCH_SIZE], ensure_ascii=False)],
+                       client=pipe)
         changed, version = 0, 0
         for c, v in self._execute_confirmed(pipe):
             changed += int(c)
@@ -204,9 +225,9 @@ class Store:
         script = self.script("expire_active")
         pipe = self.r.pipeline(transaction=False)
         for kind in KINDS:
-            script(keys=[self.keys.version(), self.keys.active(kind), self.keys.geo(kind),
-                         self.keys.changes()],
-                   args=[repr(now), self.changes_maxlen, kind, max_ids], client=pipe)
+            run_script(script, [self.keys.version(), self.keys.active(kind), self.keys.geo(kind),
+                                self.keys.changes()],
+                       [repr(now), self.changes_maxlen, kind, max_ids], client=pipe)
         return sum(int(n) for n in pipe.execute())
 
     def quarantine(self, feed: str, reason: str, raw: bytes | str, ref: str = "") -> str:

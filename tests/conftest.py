@@ -15,6 +15,7 @@ import redis
 
 from dashboard.embedded import EmbeddedValkey
 from dashboard.keys import Keys
+from dashboard.redis_compat import delete_matching
 from dashboard.settings import load_settings
 from dashboard.store import Store
 
@@ -37,20 +38,78 @@ def redis_url(tmp_path_factory) -> str:
     emb.stop()
 
 
+NO_BINARY = "no redis-server or valkey-server binary"
+
+
+@pytest.fixture(scope="session")
+def cluster_url(tmp_path_factory) -> str:
+    """A real 3-master Redis Cluster on loopback ports, started once per session."""
+    from tests.engines.cluster import LocalCluster
+    from tests.engines.procs import server_binary
+
+    if server_binary() is None:
+        pytest.skip(NO_BINARY)
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster.url
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_replicas_url(tmp_path_factory) -> str:
+    """A second real cluster: 3 masters with one replica each, started once per session."""
+    from tests.engines.cluster import LocalCluster
+    from tests.engines.procs import server_binary
+
+    if server_binary() is None:
+        pytest.skip(NO_BINARY)
+    cluster = LocalCluster(tmp_path_factory.mktemp("cluster-replicas"), replicas=1).start()
+    yield cluster.url
+    cluster.stop()
+
+
+def pytest_generate_tests(metafunc):
+    """``pytestmark = pytest.mark.topologies("single", "cluster")`` runs every test of the
+    module that uses ``r``/``keys``/``store``/``settings`` once per topology."""
+    marker = metafunc.definition.get_closest_marker("topologies")
+    if marker is not None and "topology" in metafunc.fixturenames:
+        metafunc.parametrize("topology", marker.args, indirect=True, ids=list(marker.args))
+
+
 @pytest.fixture
-def r(redis_url):
-    client = redis.Redis.from_url(redis_url, decode_responses=True)
+def topology(request) -> str:
+    """single (the machine Redis, db 13) or cluster (the session's own 3-master cluster)."""
+    return getattr(request, "param", "single")
+
+
+@pytest.fixture
+def server_url(request, topology) -> str:
+    """The URL of the server under test for this topology."""
+    if topology == "cluster":
+        return request.getfixturevalue("cluster_url")
+    return request.getfixturevalue("redis_url")
+
+
+@pytest.fixture
+def r(server_url, topology):
+    """A decode_responses client; a RedisCluster on the cluster (built the way the app does)."""
+    if topology == "cluster":
+        from dashboard.connection import client_for_url
+
+        client, mode = client_for_url(server_url)
+        assert mode == "cluster"
+    else:
+        client = redis.Redis.from_url(server_url, decode_responses=True)
     yield client
     client.close()
 
 
 @pytest.fixture
 def keys(r) -> Keys:
-    """A key builder with a unique prefix; every key under it is deleted afterwards."""
+    """A key builder with a unique prefix; every key under it is deleted afterwards
+    (on a cluster, SCAN visits every master)."""
     k = Keys(prefix=f"lktest{uuid.uuid4().hex[:8]}", city="taian")
     yield k
-    for key in r.scan_iter(match=f"{k.prefix}:*", count=1000):
-        r.delete(key)
+    delete_matching(r, f"{k.prefix}:*")
 
 
 @pytest.fixture
@@ -59,9 +118,9 @@ def store(r, keys) -> Store:
 
 
 @pytest.fixture
-def settings(tmp_path, redis_url, keys):
+def settings(tmp_path, server_url, keys):
     """Settings pointing at the test server, prefix and a private state dir."""
-    return load_settings(env={}, redis_url=redis_url, key_prefix=keys.prefix,
+    return load_settings(env={}, redis_url=server_url, key_prefix=keys.prefix,
                          state_dir=str(tmp_path / "state"))
 
 

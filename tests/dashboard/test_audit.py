@@ -12,6 +12,8 @@ from dashboard import audit
 from dashboard.audit import Change, commit
 from dashboard.auth import add_user
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 
 def change(keys, key: str, expected: str, **fields) -> Change:
     ch = Change(action="test", target=f"thing:{key}", who="li", role="officer",

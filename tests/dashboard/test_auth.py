@@ -5,6 +5,8 @@ from dashboard.auth import (MAX_FAILURES, PERMISSIONS, ROLES, AuthError, add_use
                             create_session, end_session, has_permission, list_users,
                             session_user)
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 
 def test_password_is_hashed_and_checked(r, keys):
     add_user(r, keys, "li.wei", "officer", "correct horse")

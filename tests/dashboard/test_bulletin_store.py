@@ -13,6 +13,8 @@ from dashboard.bulletins import Stretch, traffic_report
 from dashboard.model import RoadEvent
 from dashboard.timeutil import SHANGHAI
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 NOW = datetime(2026, 10, 1, 9, 30, tzinfo=SHANGHAI)
 T = NOW.timestamp()
 LI = User("li", "comms")

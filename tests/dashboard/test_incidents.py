@@ -21,6 +21,8 @@ from dashboard.model import RoadEvent
 from dashboard.roads import load_network
 from dashboard.store import Store
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 REPO = Path(__file__).resolve().parents[2]
 OFFICER = User("li", "officer")
 OFFICER2 = User("zhao", "officer")
@@ -200,15 +202,15 @@ def test_the_slower_officer_is_told_what_changed(r, keys, one):
     assert I.load(r, keys, one).status == "cleared"
 
 
-def test_simultaneous_updates_one_winner(r, keys, one, redis_url):
-    import redis as redis_lib
+def test_simultaneous_updates_one_winner(r, keys, one, server_url):
+    from dashboard.connection import client_for_url
 
     I.assign_unit(r, keys, OFFICER, one, "T-1", expected_rev=1)
     barrier = threading.Barrier(8)
     outcomes: list[str] = []
 
     def officer(i: int) -> None:
-        client = redis_lib.Redis.from_url(redis_url, decode_responses=True)
+        client, _ = client_for_url(server_url)  # a cluster client on the cluster
         barrier.wait()
         try:
             I.transition(client, keys, User(f"o{i}", "officer"), one,

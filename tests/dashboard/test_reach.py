@@ -13,6 +13,8 @@ from dashboard.reach import (REFERENCE_FILE, BadValue, ReachFileError, ReachStor
                              report_csv)
 from dashboard.timeutil import SHANGHAI
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 HEADER_ZH = "微博ID,发布时间,微博内容,阅读数,转发数,评论数,点赞数"
 CSV_ZH = (HEADER_ZH + "\r\n"
           "4179082571460369,2026-10-01 08:00,#泰安路况#【路况播报】东岳大街拥堵,\"12,345\",10,5,20\r\n"

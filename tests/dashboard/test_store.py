@@ -6,6 +6,9 @@ import redis
 
 from dashboard.model import RoadEvent, validate
 from dashboard.store import Store
+from tests.engines.cluster import node_client
+
+pytestmark = pytest.mark.topologies("single", "cluster")
 
 T0 = datetime(2026, 10, 1, 0, 30, tzinfo=timezone.utc)
 NOW = T0.timestamp()
@@ -32,13 +35,13 @@ def test_same_batch_twice_changes_nothing_the_second_time(store, r, keys):
     assert r.hgetall(keys.ts("new:incident", "20261001")) == ts_before == {"0030": "10"}
 
 
-def test_retry_after_lost_reply_is_a_duplicate(store, r, keys, redis_url):
+def test_retry_after_lost_reply_is_a_duplicate(store, r, keys, server_url):
     """The reply is lost (socket closed before reading); the client retries the batch."""
     batch = [ev(i) for i in range(3)]
     item_script = store.script("upsert_events")
     import json
     chunk = [store._item(e, NOW, None) for e in batch]
-    raw = redis.Redis.from_url(redis_url)
+    raw = node_client(r, keys.version(), server_url)
     conn = raw.connection_pool.get_connection()
     item_script.sha = r.script_load(item_script.script)
     conn.send_command("EVALSHA", item_script.sha, 1, keys.version(), keys.base, repr(NOW),
@@ -191,3 +194,20 @@ def test_wait_with_no_replica_raises_not_confirmed(r, keys):
     # the write itself happened on the master; a retry is a duplicate
     s.wait_replicas = 0
     assert s.upsert_events([ev(1)], now=NOW).duplicates == 1
+
+
+def test_a_long_lived_event_keeps_its_hash_while_active(store, r, keys):
+    """Roadworks ending in 80 days outlive the 7-day hash TTL only if the TTL counts from
+    their end; a re-sent unchanged event renews it (it would otherwise come back as new)."""
+    import time as _time
+
+    now = _time.time()
+    works = ev(7, kind="construction", category="roadworks",
+               ends_at=datetime.fromtimestamp(now, timezone.utc) + timedelta(days=80))
+    assert store.upsert_events([works], now=now).new == 1
+    ttl = r.ttl(keys.event(works.id))
+    assert 80 * 86400 < ttl <= 80 * 86400 + store.event_ttl_s + 60
+    r.expire(keys.event(works.id), 100)  # as if it had not been seen for a long time
+    again = store.upsert_events([works], now=now + 60)
+    assert again.duplicates == 1
+    assert r.ttl(keys.event(works.id)) > 80 * 86400 - 120

@@ -18,6 +18,8 @@ from feeds.base import ParseContext
 from feeds.pipeline import ingest_payload, make_context
 from feeds.units import UnitsAdapter, poll_units
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 REPO = Path(__file__).resolve().parents[2]
 OFFICER = User("li", "officer")
 AUX = User("wang", "aux")

@@ -18,6 +18,8 @@ from dashboard.congestion import LEVEL_COLOURS
 from dashboard.model import RoadEvent, validate
 from dashboard.roads import load_network
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 REPO = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 10, 1, 2, 30, tzinfo=timezone.utc)      # 10:30 in Tai'an

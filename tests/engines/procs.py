@@ -54,8 +54,9 @@ class ServerProc:
     def conf_path(self) -> Path:
         return self.workdir / f"{'sentinel' if self.sentinel else 'server'}-{self.port}.conf"
 
-    def start(self, timeout: float = 10.0) -> "ServerProc":
-        """Write the config (first start only: Sentinel rewrites it) and start; wait for PING."""
+    def start(self, timeout: float = 10.0, extra_args: list[str] | None = None) -> "ServerProc":
+        """Write the config (first start only: Sentinel rewrites it) and start; wait for PING.
+        ``extra_args`` (e.g. ``["--replicaof", "127.0.0.1 6380"]``) override the config."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         if not self.conf_path.exists():
             base = [f"port {self.port}", "bind 127.0.0.1", f"dir {self.workdir}",
@@ -64,7 +65,8 @@ class ServerProc:
         binary = self.binary or server_binary()
         if binary is None:
             raise RuntimeError("no redis-server or valkey-server binary on this machine")
-        args = [binary, str(self.conf_path)] + (["--sentinel"] if self.sentinel else [])
+        args = [binary, str(self.conf_path)] + (["--sentinel"] if self.sentinel else []) \
+            + list(extra_args or [])
         self.proc = subprocess.Popen(args, cwd=self.workdir, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         self.wait_ready(timeout)

@@ -8,6 +8,10 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -12,6 +12,8 @@ from feeds.hotline import HotlineAdapter, classify
 from feeds.pipeline import ingest_payload
 from tests.feeds import fixture_bytes, make_ctx, taian_network
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 HEADER = "工单号,来电时间,来电号码,姓名,事件类型,事发地点,诉求内容,经度,纬度\n"
 
 

@@ -25,6 +25,8 @@ from feeds.registry import get_adapter
 from feeds.runner import FeedWorker, housekeeping, run_feeds
 from tests.feeds.hostile_upstream import ETAG, HostileUpstream
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 REPO = Path(__file__).resolve().parents[2]
 
 
