@@ -11,8 +11,10 @@ import redis
 from flask import Response, jsonify, request
 
 import callbacks  # noqa: F401  (registers every dash.callback)
+from callbacks import guard
 from dashboard import dispatch_api, web
 from dashboard.api import make_api
+from dashboard.public_api import make_public
 from dashboard.services import Services
 from dashboard.settings import Settings, load_settings
 from layouts import pages
@@ -21,6 +23,10 @@ log = logging.getLogger("lukuang.app")
 
 
 services = web.services
+# gunicorn request limits (web_argv); Flask's body limit is web.MAX_REQUEST_BYTES
+LIMIT_REQUEST_LINE = 8190
+LIMIT_REQUEST_FIELDS = 100
+LIMIT_REQUEST_FIELD_SIZE = 16384
 
 
 # page name (a function in layouts.pages), path, the permission it needs, title
@@ -52,9 +58,15 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
                     serve_locally=True, suppress_callback_exceptions=True,
                     update_title=None)
     app.server.config["LUKUANG"] = svc
+    app.server.debug = False   # FLASK_DEBUG in the environment must not turn it on
     with app.server.app_context():  # install() reads the services through current_app
         web.install(app.server, services)
     app.server.register_blueprint(make_api(services))
+    app.server.register_blueprint(make_public(services))   # /public, /api/v1/public/*: anonymous
+    if settings.trusted_proxies > 0:   # the client address from the proxies' X-Forwarded-For
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=settings.trusted_proxies)
     app.server.register_blueprint(dispatch_api.blueprint(services))
 
     @app.server.before_request
@@ -64,6 +76,34 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         if request.path.rstrip("/") == "/wall" and web.current_user() is None:
             return Response("403 Forbidden: wall token missing or wrong\n", 403,
                             mimetype="text/plain")
+
+    @app.server.before_request
+    def _callback_body():
+        """Refuse a callback request whose body is not the shape Dash sends (400), before
+        Dash's own dispatcher trips over it with a 500."""
+        if request.path == "/_dash-update-component" and request.method == "POST":
+            problem = guard.body_problem(request, app.callback_map)
+            if not problem:
+                problem = guard.values_problem(request.get_json())
+                if problem and not guard.is_page_router(request.get_json()):
+                    # refused by web.require() once the permission check has passed, so
+                    # that a caller without the permission still gets 401/403
+                    web.flag_bad_input(problem)
+                    problem = ""
+            if problem:
+                return Response(f"400 Bad Request: {problem}\n", 400, mimetype="text/plain")
+
+    @app.server.before_request
+    def _no_dev_routes():
+        """Dash always adds /_reload-hash (hot reload, a development tool): not served."""
+        if request.path.rstrip("/") == "/_reload-hash":
+            return Response("404 Not Found\n", 404, mimetype="text/plain")
+
+    @app.server.errorhandler(dash.exceptions.DependencyException)
+    def _unknown_script(_exc):
+        """/_dash-component-suites/<not a registered library>/…: 404, not a 500."""
+        return Response("404 Not Found\n", 404, mimetype="text/plain")
+
     dash.register_page("home", path="/", layout=pages.home, title="路况 Lukuang")
     dash.register_page("login", path="/login", layout=pages.login, title="路况 · 登录")
     for name, path, permission, title in PAGES:
@@ -105,6 +145,19 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+def web_argv(host: str, port: int, workers: int, access_log: bool = False) -> list[str]:
+    """The gunicorn command line of ``lukuang run``: no reload, no debug, request size
+    limits (a longer request line gets 414, more or larger header fields 431)."""
+    import sys
+
+    return [sys.executable, "-m", "gunicorn", "app:server", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--threads", "4", "--timeout", "60",
+            "--graceful-timeout", "10", "--limit-request-line", str(LIMIT_REQUEST_LINE),
+            "--limit-request-fields", str(LIMIT_REQUEST_FIELDS),
+            "--limit-request-field_size", str(LIMIT_REQUEST_FIELD_SIZE),
+            "--access-logfile", "-" if access_log else "/dev/null"]
+
+
 def cmd_run(args, settings: Settings) -> int:
     """The demo (or one host of a deployment): server, upstream simulator, feeds, web."""
     import sys
@@ -123,12 +176,8 @@ def cmd_run(args, settings: Settings) -> int:
         sup.add("sim", [*exe_argv, "sim"])
     if not args.no_feeds:
         sup.add("feeds", [*exe_argv, "feeds"])
-    sup.add("web", [sys.executable, "-m", "gunicorn", "app:server", "--bind",
-                    f"{settings.host}:{port}", "--workers", str(args.workers or settings.workers),
-                    "--threads", "4", "--timeout", "60", "--graceful-timeout", "10",
-                    "--limit-request-line", "8190", "--limit-request-field_size", "16384",
-                    "--access-logfile", "-" if args.access_log else "/dev/null"],
-            critical=True)
+    sup.add("web", web_argv(settings.host, port, args.workers or settings.workers,
+                            args.access_log), critical=True)
     print(f"lukuang: Redis {svc.handle.mode} at {svc.handle.url}; "
           f"web at http://{settings.host}:{port}/wall", flush=True)
     try:

@@ -289,6 +289,23 @@ def openapi_document(city_name: str = "", timezone_name: str = "Asia/Shanghai") 
             "/feeds": {"get": {
                 "summary": "Health of each upstream feed",
                 "responses": {"200": ok("FeedList"), "503": unavailable}}},
+            "/public/roads": {"get": {
+                "summary": "One road's status for the public (路况查询): stretches between "
+                           "cross streets, incidents, roadworks; masked text, anonymous, "
+                           "rate limited per client",
+                "parameters": [p("name", {"type": "string", "minLength": 1, "maxLength": 40},
+                                 "road name or alias", required=True)],
+                "responses": {
+                    "200": ok("RoadStatus"),
+                    "304": {"description": "not modified (If-None-Match matched the ETag)"},
+                    "400": err,
+                    "404": {"description": "unknown road; close_matches lists up to 5 names",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/UnknownRoad"}}}},
+                    "429": {"description": "too many requests; see Retry-After",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/Error"}}}},
+                    "503": unavailable}}},
             "/openapi.json": {"get": {"summary": "This document",
                                       "responses": {"200": {"description": "OK"}}}},
         },
@@ -340,6 +357,24 @@ def openapi_document(city_name: str = "", timezone_name: str = "Asia/Shanghai") 
                 "lag_s": {"type": ["number", "null"]}, "breaker": {"type": ["string", "null"]},
                 "counters": {"type": "object",
                              "additionalProperties": {"type": "integer"}}}},
+            "UnknownRoad": {"type": "object", "required": ["error", "close_matches"],
+                            "properties": {"error": {"type": "string"},
+                                           "close_matches": {"type": "array",
+                                                             "items": {"type": "string"}}}},
+            "RoadStatus": {"type": "object", "properties": {
+                "version": {"type": "integer"}, "as_of": {"type": "string"},
+                "road": {"type": "string"},
+                "aliases": {"type": "array", "items": {"type": "string"}},
+                "worst_level": {"type": "integer"}, "worst_level_name": {"type": "string"},
+                "length_m": {"type": "number"},
+                "data_time": {"type": ["string", "null"], "format": "date-time"},
+                "stretches": {"type": "array", "items": {"type": "object", "properties": {
+                    "label": {"type": "string"}, "from": {"type": "string"},
+                    "to": {"type": "string"}, "level": {"type": "integer"},
+                    "level_name": {"type": "string"}, "length_m": {"type": "number"},
+                    "speed_kmh": {"type": ["number", "null"]}}}},
+                "incidents": {"type": "array", "items": {"type": "object"}},
+                "roadworks": {"type": "array", "items": {"type": "object"}}}},
             "FeedList": {"type": "object", "properties": {
                 "generated_at": {"type": "string"},
                 "feeds": {"type": "array", "items": {"$ref": "#/components/schemas/Feed"}}}},

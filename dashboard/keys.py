@@ -89,6 +89,10 @@ class Keys:
     def cache(self, name: str) -> str:
         return f"{self.base}cache:{name}"
 
+    def rate(self, scope: str, client: str) -> str:
+        """Counter of one client's requests in the current window (``dashboard.ratelimit``)."""
+        return f"{self.base}rate:{scope}:{client}"
+
     def pattern(self) -> str:
         """A SCAN pattern matching every key of this city (tests, cleanup)."""
         return f"{self.prefix}:{{{self.city}}}:*"

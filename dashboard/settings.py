@@ -64,6 +64,13 @@ class Settings:
     wait_aof: bool = True
     wait_timeout_ms: int = 1000
     cluster: bool = False
+    # the public road query (/public, /api/v1/public/*): requests per window per client;
+    # 0 or less turns the limit off
+    public_rate_limit: int = 60
+    public_rate_window_s: int = 60
+    # reverse proxies in front that set X-Forwarded-For (werkzeug ProxyFix); 0: none, the
+    # client is the socket's peer address
+    trusted_proxies: int = 0
     feeds: tuple[FeedConfig, ...] = ()
     config_file: Path | None = None
 
@@ -98,6 +105,9 @@ _ENV_MAP = {
     "LUKUANG_CLUSTER": "cluster",
     "LUKUANG_REOPEN_WINDOW_S": "reopen_window_s",
     "LUKUANG_CITY_BBOX": "city_bbox",
+    "LUKUANG_PUBLIC_RATE_LIMIT": "public_rate_limit",
+    "LUKUANG_PUBLIC_RATE_WINDOW_S": "public_rate_window_s",
+    "LUKUANG_TRUSTED_PROXIES": "trusted_proxies",
 }
 
 

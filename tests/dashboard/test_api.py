@@ -14,6 +14,8 @@ from dashboard.auth import add_user
 from dashboard.model import RoadEvent, validate
 from dashboard.services import Services
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
@@ -208,7 +210,8 @@ def test_openapi_document_lists_every_route(client, app):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")
     routes = {r.rule.removeprefix("/api/v1").replace("<path:metric>", "{metric}")
-              for r in app.server.url_map.iter_rules() if r.endpoint.startswith("api_v1.")}
+              for r in app.server.url_map.iter_rules() if r.endpoint.startswith("api_v1.")
+              or r.rule.startswith("/api/v1/public/")}
     assert routes == set(doc["paths"])
     params = {p["name"] for p in doc["paths"]["/events"]["get"]["parameters"]}
     assert params == {"kind", "district", "bbox", "since", "limit"}
