@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench fuzz fault clean install
+.PHONY: run test bench fuzz fault audit clean install
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,12 @@ fuzz: $(STAMP)
 
 fault: $(STAMP)
 	$(PY) -m pytest -q -m fault
+
+# Known-vulnerability check of the installed packages (pip-audit is installed into the venv
+# on demand; it needs to reach PyPI's JSON API or OSV).
+audit: $(STAMP)
+	$(PY) -m pip install --quiet pip-audit
+	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable --strict
 
 clean:
 	rm -rf $(VENV) *.egg-info

@@ -197,9 +197,15 @@ def compose(trigger: str | None, template: str, source: str | None, hashtags: st
 
 
 def _bulletin_of(text: str, data: dict | None) -> B.Bulletin:
-    if data:
-        return B.Bulletin.from_dict(data).with_text(text or "")
-    return B.parse_text(text or "")
+    """The bulletin being edited; ``data`` comes from the page (a dcc.Store), so anything
+    that is not a bulletin's dict is ignored."""
+    text = text if isinstance(text, str) else ""
+    if data and isinstance(data, dict):
+        try:
+            return B.Bulletin.from_dict(data).with_text(text)
+        except (TypeError, ValueError):
+            pass
+    return B.parse_text(text)
 
 
 def previews_view(text: str, data: dict | None, user) -> list:

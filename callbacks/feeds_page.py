@@ -88,6 +88,7 @@ def feeds_view(n: int | None, svc, user, now: float | None = None) -> tuple:
         raise Unauthorized("log in to see the feeds")
     if not user.can("view_feeds"):
         raise Forbidden("your role cannot see the feeds")
+    web.refuse_flagged_input()
     now = time.time() if now is None else now
     tz = ZoneInfo(svc.settings.timezone)
     try:

@@ -36,7 +36,8 @@ HIDDEN, SHOWN = "lk-banner lk-hidden", "lk-banner lk-banner-alert"
 # -- request parameters and access -------------------------------------------------------------
 def parse_query(search: str | None) -> dict[str, Any]:
     """token and rotate (seconds, 10-3600, else None) from the page's ?query."""
-    q = parse_qs((search or "").lstrip("?"), keep_blank_values=True)
+    search = search if isinstance(search, str) else ""   # from the page: anything
+    q = parse_qs(search.lstrip("?"), keep_blank_values=True)
     rotate = None
     raw = (q.get("rotate") or [""])[0]
     if raw.isdigit():
@@ -169,6 +170,7 @@ def refresh(n: int | None, scale: Any, seen: dict[str, Any] | None, search: str 
     Outputs are ``no_update`` when nothing changed since the state the page holds (``seen``).
     """
     authorise(search, svc.settings, user)
+    web.refuse_flagged_input()
     now = time.time() if now is None else now
     seen = _clean_state(seen)
     tz = ZoneInfo(svc.settings.timezone)
@@ -247,6 +249,7 @@ def freshness(n: int | None, search: str | None, svc, now: float | None = None,
     """The feed strip, the "stale since HH:MM" banner and the clock (every ~10 s: staleness
     grows while nothing is written, so it cannot wait for a new data version)."""
     authorise(search, svc.settings, user)
+    web.refuse_flagged_input()
     now = time.time() if now is None else now
     tz = ZoneInfo(svc.settings.timezone)
     clock = datetime.fromtimestamp(now, tz).strftime("%Y-%m-%d %H:%M")

@@ -10,7 +10,8 @@ import secrets
 from pathlib import Path
 from typing import Callable
 
-from flask import Flask, abort, current_app, g, redirect, request, session
+from flask import Flask, abort, current_app, g, has_request_context, redirect, request, \
+    session
 
 from .auth import AuthError, User, authenticate, create_session, end_session, has_permission, \
     session_user
@@ -70,14 +71,29 @@ def wall_token_ok(configured: str) -> bool:
     return hmac.compare_digest(supplied.encode(), configured.encode())
 
 
+def flag_bad_input(problem: str) -> None:
+    """Mark this request's input as malformed: ``require`` refuses it with 400 once the
+    permission check has passed (so a caller without the permission still gets 401/403)."""
+    g.lk_bad_input = problem
+
+
 def require(permission: str) -> User:
-    """Abort with 401 (nobody) or 403 (wrong role) unless the caller holds ``permission``."""
+    """Abort with 401 (nobody) or 403 (wrong role) unless the caller holds ``permission``;
+    then with 400 when the request's input was flagged malformed."""
     user = current_user()
     if user is None:
         abort(401)
     if not has_permission(user.role, permission):
         abort(403)
+    refuse_flagged_input()
     return user
+
+
+def refuse_flagged_input() -> None:
+    """Abort with 400 when this request's input was flagged malformed (``flag_bad_input``);
+    for callbacks that check access themselves, call it after that check."""
+    if has_request_context() and g.get("lk_bad_input"):
+        abort(400, description=g.lk_bad_input)
 
 
 def install(server: Flask, get_services: Callable[[], object]) -> None:

@@ -11,6 +11,8 @@ import redis
 from app import create_app
 from dashboard.services import Services
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 REPO = Path(__file__).resolve().parents[1]
 
 

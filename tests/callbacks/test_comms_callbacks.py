@@ -19,6 +19,8 @@ from dashboard.reach import ReachStore
 from dashboard.timeutil import SHANGHAI
 from layouts import ids
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 PASSWORD = "password-123"
 USERS = {"li": "comms", "wang": "comms", "fu": "aux", "zhao": "officer", "screen": "wall",
          "boss": "admin"}

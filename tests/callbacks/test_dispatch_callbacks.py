@@ -22,6 +22,8 @@ from dashboard.services import Services
 from layouts import dispatch as L
 from layouts import ids
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 OFFICER = User("li", "officer")
 AUX = User("wang", "aux")
 ADMIN = User("root", "admin")

@@ -31,6 +31,8 @@ from dashboard.masking import contains_pii
 from dashboard.model import RoadEvent
 from layouts import ids
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 ROLES = ("anonymous", "wall", "aux", "officer", "comms", "admin")
 RESTRICTED = ("anonymous", "wall", "aux")
 PASSWORD = "correct horse battery"
@@ -177,7 +179,10 @@ def value_for(cid: Any, prop: str, s: dict[str, Any], path: str) -> Any:
     if prop == "pathname":
         return path
     if prop == "data":
-        return 1 if "scale" in str(cid) or "bump" in str(cid) else {}
+        from callbacks.guard import _STORE_TYPES  # what each page store holds
+
+        kind = _STORE_TYPES.get(cid)
+        return 1 if kind == "count" or "scale" in str(cid) or "bump" in str(cid) else {}
     return None
 
 

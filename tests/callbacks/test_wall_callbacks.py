@@ -23,6 +23,8 @@ from layouts import feeds_page as feeds_layout
 from layouts import ids
 from layouts import wall as wall_layout
 
+pytestmark = pytest.mark.topologies("single", "cluster")
+
 T0 = datetime(2026, 10, 1, 2, 30, 10, tzinfo=timezone.utc)
 NOW = T0.timestamp()
 
