@@ -5,7 +5,8 @@ import runpy
 import sys
 from pathlib import Path
 
-BENCHES = ("bench_store", "bench_adapters", "bench_wall")
+BENCHES = ("bench_store", "bench_adapters", "bench_wall", "bench_latency", "bench_serving",
+           "bench_scale", "bench_public", "bench_failover")
 
 
 def main() -> int:

@@ -254,18 +254,8 @@ def free_port() -> int:
 
 
 def refresh_request(seen: dict | None) -> dict:
-    outputs = [(CW.ids.WALL_MAP, "figure"), (CW.ids.WALL_KPIS, "children"),
-               (CW.ids.WALL_CIDX, "figure"), (CW.ids.WALL_HOURLY, "figure"),
-               (CW.ids.WALL_TICKER, "children"), (CW.ids.WALL_CONN_BANNER, "children"),
-               (CW.ids.WALL_CONN_BANNER, "className"), (CW.ids.WALL_VIEW_NAME, "children"),
-               (CW.ids.WALL_VERSION, "data")]
-    return {"output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
-            "outputs": [{"id": i, "property": p} for i, p in outputs],
-            "inputs": [{"id": CW.ids.WALL_TICK, "property": "n_intervals", "value": 1},
-                       {"id": CW.ids.WALL_SCALE, "property": "data", "value": 1}],
-            "state": [{"id": CW.ids.WALL_VERSION, "property": "data", "value": seen},
-                      {"id": CW.ids.WALL_URL, "property": "search", "value": ""}],
-            "changedPropIds": [f"{CW.ids.WALL_TICK}.n_intervals"]}
+    """The wall refresh POST body (see bench.common.wall_request)."""
+    return common.wall_request(seen)
 
 
 def wrk(url: str, duration: int, body: dict | None, connections: int, workdir: Path) -> dict:

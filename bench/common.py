@@ -40,3 +40,210 @@ def write_section(title: str, text: str, path: Path = RESULTS) -> None:
         new = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines)
                                                else "")
     path.write_text(new, encoding="utf-8")
+
+
+# -- processes the benchmarks start (stdlib only; every process is stopped by its PID) --------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lukuang_argv(*args: str) -> list[str]:
+    """The ``lukuang`` command line, run with this interpreter (no PATH needed)."""
+    import sys
+
+    return [sys.executable, "-c", f"import sys, app; sys.exit(app.main({list(args)!r}))"]
+
+
+def children(pid: int) -> list[int]:
+    """The PIDs whose parent is ``pid`` (from /proc/<pid>/stat)."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # the command name may contain spaces and parentheses: split after the last ")"
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out.append(int(entry.name))
+    return sorted(out)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every PID below ``pid`` in the process tree, parents before children."""
+    out, todo = [], [pid]
+    while todo:
+        for child in children(todo.pop(0)):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def rss_mb(pid: int) -> float | None:
+    """VmRSS of ``pid`` in MB, None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds ``pid`` has used so far, None when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
+            errors="replace")
+    except OSError:
+        return ""
+
+
+def gunicorn_pids(run_pid: int) -> tuple[int | None, list[int]]:
+    """(master, workers) of the gunicorn that ``lukuang run`` (``run_pid``) started."""
+    for pid in descendants(run_pid):
+        if "gunicorn" in cmdline(pid) and "gunicorn" not in cmdline(
+                int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])):
+            return pid, children(pid)
+    return None, []
+
+
+class Procs:
+    """The processes a benchmark started; ``stop_all`` ends them (and what they started) by
+    PID: SIGTERM, then SIGKILL after a grace period."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, object]] = []   # (name, subprocess.Popen)
+
+    def start(self, name: str, argv: list[str], env: dict[str, str], log: Path, **kw):
+        import subprocess
+
+        out = open(log, "ab")
+        try:
+            proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=kw.pop("stdout", out),
+                                    stderr=out, **kw)
+        finally:
+            out.close()
+        self.started.append((name, proc))
+        return proc
+
+    def stop(self, proc, timeout: float = 20.0) -> None:
+        """SIGTERM ``proc``; SIGKILL it and whatever it started that is still alive after
+        ``timeout``."""
+        import signal
+        import subprocess
+
+        if proc.poll() is not None:
+            return
+        below = [(p, cmdline(p)) for p in descendants(proc.pid)]
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        for pid, cmd in reversed(below):   # orphans left behind (same PID, same command)
+            if cmd and cmdline(pid) == cmd:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def stop_all(self) -> None:
+        for _, proc in reversed(self.started):
+            try:
+                self.stop(proc)
+            except Exception as exc:  # noqa: BLE001 - go on stopping the others
+                print(f"could not stop pid {proc.pid}: {exc!r}")
+
+
+def wait_http(url: str, proc, timeout: float, log: Path) -> None:
+    """Wait until ``url`` answers 200; raise with the log's tail when ``proc`` dies first."""
+    import time
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise RuntimeError(f"{url} did not come up (exit {proc.poll()}):\n{tail}")
+        time.sleep(0.3)
+
+
+def wall_request(seen: dict | None, search: str = "") -> dict:
+    """The body the browser POSTs to /_dash-update-component for the wall's refresh callback
+    (``seen``: the page state from the previous answer; ``search``: the page's ?query)."""
+    from layouts import ids
+
+    outputs = [(ids.WALL_MAP, "figure"), (ids.WALL_KPIS, "children"),
+               (ids.WALL_CIDX, "figure"), (ids.WALL_HOURLY, "figure"),
+               (ids.WALL_TICKER, "children"), (ids.WALL_CONN_BANNER, "children"),
+               (ids.WALL_CONN_BANNER, "className"), (ids.WALL_VIEW_NAME, "children"),
+               (ids.WALL_VERSION, "data")]
+    return {"output": ".." + "...".join(f"{i}.{p}" for i, p in outputs) + "..",
+            "outputs": [{"id": i, "property": p} for i, p in outputs],
+            "inputs": [{"id": ids.WALL_TICK, "property": "n_intervals", "value": 1},
+                       {"id": ids.WALL_SCALE, "property": "data", "value": 1}],
+            "state": [{"id": ids.WALL_VERSION, "property": "data", "value": seen},
+                      {"id": ids.WALL_URL, "property": "search", "value": search}],
+            "changedPropIds": [f"{ids.WALL_TICK}.n_intervals"]}
+
+
+def percentiles(samples: list[float], qs=(50, 95, 99)) -> dict[str, float]:
+    """Nearest-rank percentiles (and max) of ``samples``; empty dict when there are none."""
+    s = sorted(samples)
+    if not s:
+        return {}
+    out = {f"p{q}": s[min(len(s) - 1, max(0, -(-len(s) * q // 100) - 1))] for q in qs}
+    out["max"] = s[-1]
+    return out
+
+
+def warm_workers(url: str, body: dict, n: int = 12) -> None:
+    """POST ``body`` ``n`` times at once, each on a new connection, so that every gunicorn
+    worker (a kept-alive connection stays with one) loads the network and builds its figure."""
+    import json as _json
+    import threading
+    import urllib.request
+
+    errors: list[BaseException] = []
+
+    def post() -> None:
+        req = urllib.request.Request(url, data=_json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=120) as resp:
+                resp.read()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+    threads = [threading.Thread(target=post) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise RuntimeError(f"warming the workers failed: {errors[0]!r}")
