@@ -248,7 +248,7 @@ class FeedWorker:
             while not self.stop.is_set():
                 if not held.is_set():
                     next_at = time.monotonic()  # poll as soon as the lease is ours
-                    self.stop.wait(tick)
+                    held.wait(min(tick, 0.5))  # short, so that a stop is seen at once
                     continue
                 if time.monotonic() >= next_at:
                     if self.breaker.allow():

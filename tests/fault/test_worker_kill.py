@@ -50,6 +50,7 @@ class Rec:
     end: float = 0.0
     status: int | None = None
     error: str = ""
+    conn: str = ""  # the client's keep-alive connection it went on
 
     @property
     def ok(self) -> bool:
@@ -87,7 +88,7 @@ class Load:
         seen: dict | None = None
         refresh_url = f"{self.base}/_dash-update-component"
         wall_headers = {"Referer": f"{self.base}/wall?token={WALL_TOKEN}"}
-        n = 0
+        n = k = 0
         c = httpx.Client(timeout=20)
         try:
             while not self.stop.is_set():
@@ -95,9 +96,10 @@ class Load:
                 if kind == "open":  # a page opening comes on a new connection
                     c.close()
                     c = httpx.Client(timeout=20)
+                    k += 1
                 rid = f"c{idx}-{n}"
                 n += 1
-                rec = Rec(rid, kind, time.time())
+                rec = Rec(rid, kind, time.time(), conn=f"c{idx}-k{k}")
                 headers = {"X-Probe-Id": rid}
                 try:
                     if kind in ("refresh", "open"):
@@ -264,7 +266,15 @@ def test_worker_sigkill_fails_only_its_in_flight_requests(redis_url, wall_data, 
     # … and requests sent before it was dead that no worker had begun (accepted by the victim
     # and queued for one of its threads, or sent on a keep-alive connection to it)
     sent_unhandled = {r.rid for r in recs if r.start <= dead_t and r.rid not in handled_by}
-    in_flight = on_victim | sent_unhandled
+    # … and the first request each of its keep-alive connections sent after it died, unhandled:
+    # the client cannot know the worker behind its open connection is gone until that fails
+    victim_conns = {r.conn for r in recs if handled_by.get(r.rid) == victim}
+    first_after: dict[str, Rec] = {}
+    for r in sorted(recs, key=lambda r: r.start):
+        if r.start > dead_t and r.conn in victim_conns:
+            first_after.setdefault(r.conn, r)
+    dead_conn = {r.rid for r in first_after.values() if r.rid not in handled_by}
+    in_flight = on_victim | sent_unhandled | dead_conn
     failed = [r for r in recs if not r.ok]
     collateral = [r for r in failed if r.rid not in in_flight]
     after = [r for r in recs if r.start > kill_t + 1.0]
@@ -273,7 +283,8 @@ def test_worker_sigkill_fails_only_its_in_flight_requests(redis_url, wall_data, 
     print(f"\n[fault:worker-kill] threads_per_worker={threads} clients={CLIENTS} "
           f"requests={len(recs)} failed={len(failed)} ({kinds}) "
           f"in_flight_on_victim={len(in_flight)} (in a handler thread {len(on_victim)}, "
-          f"sent but not yet started {len(sent_unhandled)}) collateral={len(collateral)} "
+          f"sent but not yet started {len(sent_unhandled)}, first on its dead keep-alive "
+          f"connections {len(dead_conn)}) collateral={len(collateral)} "
           f"victim_exit_ms={(dead_t - kill_t) * 1000:.1f} respawn_s={respawn_s:.2f} "
           f"(new worker booted) first_ok_on_new_worker_s="
           f"{min((r.end for r in new_served), default=kill_t - 1) - kill_t:.2f} "
