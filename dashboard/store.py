@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 DEFAULT_TTL_S = {"incident": 2 * 3600, "report": 3600, "congestion": 900,
                  "construction": 7 * 86400}
+# another source's worse reading of a segment stands this long against a better one
+SOURCE_WINDOW_S = 180
 CONGESTION_LEVELS = (0, 1, 2, 3, 4)  # 未知, 畅通, 缓行, 拥堵, 严重拥堵 (Amap's scale)
 HEALTH_COUNTERS = ("accepted", "duplicates", "quarantined", "updated", "ended", "polls",
                    "errors")
@@ -202,7 +204,8 @@ class Store:
         for start in range(0, len(items), BATCH_SIZE):
             run_script(script, [self.keys.version(), self.keys.congestion(), self.keys.changes()],
                        [self.changes_maxlen, repr(now),
-                        json.dumps(items[start:start + BATCH_SIZE], ensure_ascii=False)],
+                        json.dumps(items[start:start + BATCH_SIZE], ensure_ascii=False),
+                        SOURCE_WINDOW_S],
                        client=pipe)
         changed, version = 0, 0
         for c, v in self._execute_confirmed(pipe):

@@ -211,3 +211,23 @@ def test_a_long_lived_event_keeps_its_hash_while_active(store, r, keys):
     again = store.upsert_events([works], now=now + 60)
     assert again.duplicates == 1
     assert r.ttl(keys.event(works.id)) > 80 * 86400 - 120
+
+
+def test_two_sources_do_not_flip_a_segment_every_poll(store, r, keys):
+    """Waze says jam, Amap says slow, each every minute: the jam stands while it is fresh,
+    so the level (and the data version) does not flip back and forth."""
+    changed, v1 = store.set_congestion([("s1", 3, 10.0, "waze", NOW)], now=NOW)
+    assert changed == 1
+    changed, v2 = store.set_congestion([("s1", 2, 25.0, "amap", NOW + 30)], now=NOW + 30)
+    assert (changed, v2) == (0, v1)  # the fresher but better Amap reading does not win
+    assert store.congestion_snapshot(now=NOW + 31)["s1"]["level"] == 3
+    changed, _ = store.set_congestion([("s1", 3, 9.0, "waze", NOW + 60)], now=NOW + 60)
+    assert changed == 0
+    # Waze stops reporting the jam: once its reading is older than the window, Amap's wins
+    later = NOW + 60 + 181
+    changed, v3 = store.set_congestion([("s1", 2, 25.0, "amap", later)], now=later)
+    assert changed == 1 and v3 == v1 + 1
+    # a worse reading from another source wins at once; a source replaces its own reading
+    assert store.set_congestion([("s1", 4, 3.0, "waze", later + 1)], now=later + 1)[0] == 1
+    assert store.set_congestion([("s1", 1, 50.0, "waze", later + 2)], now=later + 2)[0] == 1
+    assert store.congestion_snapshot(now=later + 3)["s1"]["level"] == 1
