@@ -4,13 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench fuzz fault audit clean install
+.PHONY: run test bench fuzz fault audit audit-offline clean install
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade pip setuptools
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
@@ -36,6 +36,12 @@ fault: $(STAMP)
 audit: $(STAMP)
 	$(PY) -m pip install --quiet pip-audit
 	$(VENV)/bin/pip-audit --progress-spinner off --skip-editable --strict
+
+# The same check without network: ADVISORIES=path to a copy of github.com/pypa/advisory-database
+# (add GIT_REV=HEAD for a bare git copy). Exit 1 on any known vulnerability.
+audit-offline: $(STAMP)
+	$(PY) -m pip install --quiet pyyaml
+	$(PY) .ci/audit_offline.py $(ADVISORIES) $(if $(GIT_REV),--git-rev $(GIT_REV))
 
 clean:
 	rm -rf $(VENV) *.egg-info
