@@ -30,7 +30,6 @@ import json
 import os
 import random
 import shutil
-import signal
 import statistics
 import sys
 import tempfile
@@ -348,10 +347,6 @@ def markdown(machine: str, runs: list[dict], refresh_s: float, fast_s: float, tr
     return "\n".join(lines) + "\n"
 
 
-def _terminate(signum, _frame):
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--redis", default=os.environ.get("LUKUANG_BENCH_REDIS",
@@ -362,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fast-ms", type=float, default=100.0)
     ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
     args = ap.parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)   # stop the children on SIGTERM as on Ctrl-C
+    common.exit_on_sigterm()   # stop the children on SIGTERM as on Ctrl-C
     r = redis.Redis.from_url(args.redis, decode_responses=True)
     load_before = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     prefix = f"lkbench{uuid.uuid4().hex[:8]}"

@@ -158,19 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     client = wrk if shutil.which("wrk") else threaded
     load_before = os.getloadavg()
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-                conn.request("GET", "/healthz")
-                if conn.getresponse().status == 200:
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("gunicorn did not start: " +
-                                   (state / "gunicorn.log").read_text()[-2000:])
-            time.sleep(0.3)
+        common.wait_http(f"{base}/healthz", proc, 120, state / "gunicorn.log")
         url = f"{base}/api/v1/public/roads?name={quote(args.road)}"
         for _ in range(8):   # load the network and warm both workers
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -206,11 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         out["json_200"] = measure(url, {})
         out["json_304"] = measure(url, {}, expect_304=True)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        common.stop_process(proc)
         log.close()
         for key in r.scan_iter(match=f"{prefix}:*", count=1000):
             r.delete(key)

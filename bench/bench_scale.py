@@ -45,7 +45,7 @@ from bench.bench_wall import grid_network  # noqa: E402
 from dashboard import incidents  # noqa: E402
 from dashboard.auth import User  # noqa: E402
 from dashboard.congestion import record_congestion_index  # noqa: E402
-from dashboard.keys import KINDS, Keys  # noqa: E402
+from dashboard.keys import Keys  # noqa: E402
 from dashboard.masking import mask_text  # noqa: E402
 from dashboard.model import RoadEvent  # noqa: E402
 from dashboard.roads import NETWORK_SUBDIR, default_network_dir, load_network  # noqa: E402

@@ -320,10 +320,6 @@ def markdown(machine: str, runs: list[dict], ceiling: dict, workers: int, period
     return "\n".join(lines) + "\n"
 
 
-def _terminate(signum, _frame):
-    raise SystemExit(128 + signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--redis", default=os.environ.get("LUKUANG_BENCH_REDIS",
@@ -355,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     from dashboard.settings import load_settings
     from dashboard.store import Store
 
-    signal.signal(signal.SIGTERM, _terminate)
+    common.exit_on_sigterm()   # stop the children on SIGTERM as on Ctrl-C
     r = redis.Redis.from_url(args.redis, decode_responses=True)
     load_before = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     prefix = f"lkbench{uuid.uuid4().hex[:8]}"

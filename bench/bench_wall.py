@@ -316,17 +316,7 @@ def bench_http(redis_url: str, prefix: str, state_dir: Path, store: Store, ids: 
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("gunicorn did not start: " +
-                                   (state_dir / "gunicorn.log").read_text()[-2000:])
-            time.sleep(0.3)
+        common.wait_http(f"{base}/healthz", proc, 120, state_dir / "gunicorn.log")
         url = f"{base}/_dash-update-component"
         with httpx.Client(timeout=120) as c:
             for _ in range(6):   # load the network and build the base figure in both workers
@@ -371,11 +361,7 @@ def bench_http(redis_url: str, prefix: str, state_dir: Path, store: Store, ids: 
         shutil.rmtree(workdir, ignore_errors=True)
         return out
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        common.stop_process(proc)
         log.close()
 
 

@@ -174,6 +174,30 @@ class Procs:
                 print(f"could not stop pid {proc.pid}: {exc!r}")
 
 
+def stop_process(proc, timeout: float = 20.0) -> None:
+    """SIGTERM ``proc`` and wait; SIGKILL it if it is still alive after ``timeout``."""
+    import subprocess
+
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so ``finally`` blocks stop the children as on Ctrl-C."""
+    import signal
+
+    def _exit(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+
+
 def wait_http(url: str, proc, timeout: float, log: Path) -> None:
     """Wait until ``url`` answers 200; raise with the log's tail when ``proc`` dies first."""
     import time

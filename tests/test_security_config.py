@@ -15,14 +15,13 @@ import os
 import re
 import socket
 import subprocess
-import sys
-import time
 from dataclasses import replace
 
 import httpx
 import pytest
 
 import app as lukuang_app
+from bench.common import stop_process, wait_http
 from dashboard import web
 
 from .conftest import REPO
@@ -119,26 +118,11 @@ def gunicorn_run(redis_url, keys, tmp_path):
     env.pop("LUKUANG_CONFIG", None)
     log = open(tmp_path / "gunicorn.log", "w")
     proc = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 60
     try:
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                raise RuntimeError("gunicorn did not start:\n" +
-                                   (tmp_path / "gunicorn.log").read_text())
-            time.sleep(0.3)
+        wait_http(f"http://127.0.0.1:{port}/healthz", proc, 60, tmp_path / "gunicorn.log")
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=15)
         log.close()
 
 

@@ -12,15 +12,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
 
-import httpx
 import pytest
 import redis
 
+from bench.common import stop_process, wait_http
 from dashboard.keys import Keys
 from dashboard.store import Store
 
@@ -101,24 +100,14 @@ def live_server(redis_url, browser_keys, tmp_path_factory):
          "--workers", "2", "--threads", "4", "--timeout", "60"],
         cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.time() > deadline:
-            proc.kill()
-            log.close()
-            raise RuntimeError("gunicorn did not start:\n" + (state / "gunicorn.log").read_text())
-        time.sleep(0.3)
-    yield base
-    proc.terminate()
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        wait_http(f"{base}/healthz", proc, 60, state / "gunicorn.log")
+    except RuntimeError:
+        stop_process(proc)
+        log.close()
+        raise
+    yield base
+    stop_process(proc, timeout=15)
     log.close()
 
 
