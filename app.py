@@ -12,9 +12,10 @@ from flask import Response, jsonify, request
 
 import callbacks  # noqa: F401  (registers every dash.callback)
 from callbacks import guard
-from dashboard import dispatch_api, web
-from dashboard.api import make_api
-from dashboard.public_api import make_public
+from dashboard.web import audit_export as dispatch_api
+from dashboard.web import session
+from dashboard.web.api import make_api
+from dashboard.web.public_api import make_public
 from dashboard.services import Services
 from dashboard.settings import Settings, load_settings
 from layouts import pages
@@ -22,8 +23,8 @@ from layouts import pages
 log = logging.getLogger("lukuang.app")
 
 
-services = web.services
-# gunicorn request limits (web_argv); Flask's body limit is web.MAX_REQUEST_BYTES
+services = session.services
+# gunicorn request limits (web_argv); Flask's body limit is session.MAX_REQUEST_BYTES
 LIMIT_REQUEST_LINE = 8190
 LIMIT_REQUEST_FIELDS = 100
 LIMIT_REQUEST_FIELD_SIZE = 16384
@@ -41,8 +42,8 @@ PAGES = (
 def guarded(permission: str, layout):
     """Wrap a page layout: the page is built only for a caller holding ``permission``."""
     def page(**query):
-        user = web.current_user()
-        if user is None or (user.name == web.KIOSK_USER and permission != "view_wall"):
+        user = session.current_user()
+        if user is None or (user.name == session.KIOSK_USER and permission != "view_wall"):
             return pages.login_needed()
         if not user.can(permission):
             return pages.forbidden(user.role)
@@ -60,7 +61,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     app.server.config["LUKUANG"] = svc
     app.server.debug = False   # FLASK_DEBUG in the environment must not turn it on
     with app.server.app_context():  # install() reads the services through current_app
-        web.install(app.server, services)
+        session.install(app.server, services)
     app.server.register_blueprint(make_api(services))
     app.server.register_blueprint(make_public(services))   # /public, /api/v1/public/*: anonymous
     if settings.trusted_proxies > 0:   # the client address from the proxies' X-Forwarded-For
@@ -73,7 +74,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     def _wall_token():
         """/wall needs the kiosk token when one is configured (or a logged-in user); its
         callbacks check the token again from the page URL (callbacks/wall.py)."""
-        if request.path.rstrip("/") == "/wall" and web.current_user() is None:
+        if request.path.rstrip("/") == "/wall" and session.current_user() is None:
             return Response("403 Forbidden: wall token missing or wrong\n", 403,
                             mimetype="text/plain")
 
@@ -86,9 +87,9 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
             if not problem:
                 problem = guard.values_problem(request.get_json())
                 if problem and not guard.is_page_router(request.get_json()):
-                    # refused by web.require() once the permission check has passed, so
+                    # refused by session.require() once the permission check has passed, so
                     # that a caller without the permission still gets 401/403
-                    web.flag_bad_input(problem)
+                    session.flag_bad_input(problem)
                     problem = ""
             if problem:
                 return Response(f"400 Bad Request: {problem}\n", 400, mimetype="text/plain")
@@ -162,7 +163,7 @@ def cmd_run(args, settings: Settings) -> int:
     """The demo (or one host of a deployment): server, upstream simulator, feeds, web."""
     import sys
 
-    from dashboard.supervisor import Supervisor, child_env
+    from dashboard.cli.supervisor import Supervisor, child_env
 
     port = args.port or settings.port
     demo = settings.demo and not args.no_demo
@@ -189,8 +190,8 @@ def cmd_run(args, settings: Settings) -> int:
 def build_parser():
     import argparse
 
-    from dashboard import commands as core_commands
-    from dashboard import reach_cli
+    from dashboard.cli import commands as core_commands
+    from dashboard.cli import reach as reach_cli
     from feeds import commands as feed_commands
 
     parser = argparse.ArgumentParser(prog="lukuang", description="路况 Lukuang command line")

@@ -31,10 +31,10 @@ import redis  # noqa: E402
 
 from bench import common  # noqa: E402
 from bench.bench_store import COMMANDS_PER_EVENT, redis_benchmark_ceiling  # noqa: E402
-from dashboard.geo import wgs84_to_gcj02  # noqa: E402
-from dashboard.roads import load_network  # noqa: E402
+from dashboard.roads.geo import wgs84_to_gcj02  # noqa: E402
+from dashboard.roads.network import load_network  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
-from dashboard.store import Store  # noqa: E402
+from dashboard.storage.store import Store  # noqa: E402
 from feeds.pipeline import ingest_payload, make_context  # noqa: E402
 from feeds.registry import get_adapter  # noqa: E402
 

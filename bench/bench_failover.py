@@ -31,9 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import common  # noqa: E402
-from dashboard.connection import client_for_url  # noqa: E402
-from dashboard.keys import Keys  # noqa: E402
-from dashboard.store import Store  # noqa: E402
+from dashboard.storage.connection import client_for_url  # noqa: E402
+from dashboard.storage.keys import Keys  # noqa: E402
+from dashboard.storage.store import Store  # noqa: E402
 from tests.engines.procs import server_binary  # noqa: E402
 from tests.engines.sentinel import (SentinelTopology, Writer, make_events,  # noqa: E402
                                     missing_ids)

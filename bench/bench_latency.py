@@ -47,7 +47,7 @@ import httpx  # noqa: E402
 import redis  # noqa: E402
 
 from bench import common  # noqa: E402
-from dashboard.keys import Keys  # noqa: E402
+from dashboard.storage.keys import Keys  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
 from layouts import ids  # noqa: E402
 

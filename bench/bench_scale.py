@@ -42,15 +42,15 @@ import redis  # noqa: E402
 
 from bench import common  # noqa: E402
 from bench.bench_wall import grid_network  # noqa: E402
-from dashboard import incidents  # noqa: E402
+from dashboard.dispatch import incidents  # noqa: E402
 from dashboard.auth import User  # noqa: E402
 from dashboard.congestion import record_congestion_index  # noqa: E402
-from dashboard.keys import Keys  # noqa: E402
+from dashboard.storage.keys import Keys  # noqa: E402
 from dashboard.masking import mask_text  # noqa: E402
 from dashboard.model import RoadEvent  # noqa: E402
-from dashboard.roads import NETWORK_SUBDIR, default_network_dir, load_network  # noqa: E402
+from dashboard.roads.network import NETWORK_SUBDIR, default_network_dir, load_network  # noqa: E402
 from dashboard.settings import load_settings  # noqa: E402
-from dashboard.store import BATCH_SIZE, Store  # noqa: E402
+from dashboard.storage.store import BATCH_SIZE, Store  # noqa: E402
 from feeds.amap import AmapAdapter  # noqa: E402
 from feeds.base import ParseContext  # noqa: E402
 from feeds.sim import formats  # noqa: E402

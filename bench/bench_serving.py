@@ -128,10 +128,10 @@ def writer_main(args) -> int:
     """Every ``period`` s, ``share`` of the segments get a different congestion level."""
     import redis
 
-    from dashboard.keys import Keys
-    from dashboard.roads import get_network
+    from dashboard.storage.keys import Keys
+    from dashboard.roads.network import get_network
     from dashboard.settings import load_settings
-    from dashboard.store import Store
+    from dashboard.storage.store import Store
 
     settings = load_settings()
     r = redis.Redis.from_url(settings.redis_url, decode_responses=True)
@@ -346,10 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     import redis
 
     from bench.bench_wall import seed
-    from dashboard.keys import Keys
-    from dashboard.roads import get_network
+    from dashboard.storage.keys import Keys
+    from dashboard.roads.network import get_network
     from dashboard.settings import load_settings
-    from dashboard.store import Store
+    from dashboard.storage.store import Store
 
     common.exit_on_sigterm()   # stop the children on SIGTERM as on Ctrl-C
     r = redis.Redis.from_url(args.redis, decode_responses=True)

@@ -24,9 +24,9 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from bench import common  # noqa: E402
-from dashboard.keys import Keys  # noqa: E402
+from dashboard.storage.keys import Keys  # noqa: E402
 from dashboard.model import RoadEvent  # noqa: E402
-from dashboard.store import Store  # noqa: E402
+from dashboard.storage.store import Store  # noqa: E402
 
 SECTION = "## Store ingest"
 N_EVENTS = 20_000

@@ -42,13 +42,13 @@ from shapely import LineString, box  # noqa: E402
 
 from bench import common  # noqa: E402
 from callbacks import wall as CW  # noqa: E402
-from dashboard.cache import cache_for  # noqa: E402
-from dashboard.keys import Keys  # noqa: E402
+from dashboard.storage.cache import cache_for  # noqa: E402
+from dashboard.storage.keys import Keys  # noqa: E402
 from dashboard.model import RoadEvent  # noqa: E402
-from dashboard.roads import (IMPORTED_ROADS, NETWORK_SUBDIR, default_network_dir,  # noqa: E402
+from dashboard.roads.network import (IMPORTED_ROADS, NETWORK_SUBDIR, default_network_dir,  # noqa: E402
                              load_network)
 from dashboard.settings import load_settings  # noqa: E402
-from dashboard.store import Store  # noqa: E402
+from dashboard.storage.store import Store  # noqa: E402
 
 RESULTS = ROOT / "bench" / "RESULTS.md"
 SECTION = "## Wall refresh"

@@ -16,17 +16,17 @@ import redis
 from dash import Input, Output, State, callback, ctx, no_update
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from dashboard import bulletins as B
-from dashboard import channels as C
-from dashboard.bulletin_store import (STATE_LABELS, BulletinError, BulletinStore, awaiting_reply,
+from dashboard.comms import bulletins as B
+from dashboard.comms import channels as C
+from dashboard.comms.bulletin_store import (STATE_LABELS, BulletinError, BulletinStore, awaiting_reply,
                                       incident_status, mark_replied, response_times)
-from dashboard.holidays import (HolidayCalendar, HolidayError, period_choices, period_from_value,
+from dashboard.comms.holidays import (HolidayCalendar, HolidayError, period_choices, period_from_value,
                                 period_value)
-from dashboard.reach import (ReachFileError, ReachStore, BadValue, cumulative, parse_time,
+from dashboard.comms.reach import (ReachFileError, ReachStore, BadValue, cumulative, parse_time,
                              report, report_csv)
 from dashboard.timeutil import SHANGHAI
-from dashboard import web
-from dashboard.web import require
+from dashboard.web import session
+from dashboard.web.session import require
 from layouts import comms as L
 from layouts import ids
 
@@ -37,7 +37,7 @@ CATEGORY_LABELS = {"accident": "事故", "breakdown": "故障车", "hazard": "�
 
 
 def _svc():
-    return web.services()
+    return session.services()
 
 
 def _check(user, permission: str) -> None:

@@ -22,13 +22,15 @@ import redis
 from dash import Input, Output, Patch, State, callback, ctx, no_update
 from dash.exceptions import PreventUpdate
 
-from dashboard import audit, clearance
-from dashboard import incidents as I
-from dashboard import units as U
+from dashboard import audit
+
+from dashboard.dispatch import clearance
+from dashboard.dispatch import incidents as I
+from dashboard.dispatch import units as U
 from dashboard.auth import User
 from dashboard.timeutil import SHANGHAI
-from dashboard import web
-from dashboard.web import require
+from dashboard.web import session
+from dashboard.web.session import require
 from layouts import dispatch as L
 from layouts import ids
 
@@ -46,7 +48,7 @@ DISPATCH_BUTTONS = {ids.DISPATCH_BTN_VERIFY: "verify",
 
 
 def _svc():
-    return web.services()
+    return session.services()
 
 
 def _network(svc) -> Any:
@@ -66,13 +68,13 @@ def _base_map(svc, network) -> tuple[str, dict[str, Any], dict[str, Any]]:
         if _style_cache.get("network") is network and network is not None:
             return _style_cache["key"], _style_cache["style"], _style_cache["view"]
     if network is None:
-        from dashboard import basemap
+        from dashboard.roads import basemap
 
         style = {"version": 8, "name": "lukuang-offline", "sources": {}, "layers": [
             {"id": "background", "type": "background",
              "paint": {"background-color": basemap.BACKGROUND}}]}
         return "none", style, L.view_for_bounds(svc.settings.city_bbox)
-    from dashboard import basemap
+    from dashboard.roads import basemap
 
     style = basemap.build_style(network)
     view = L.view_for_bounds(tuple(float(v) for v in network.segments.total_bounds))
@@ -270,7 +272,7 @@ def parse_position(svc, text: str | None) -> tuple[float, float] | None:
             if not (x0 <= lon <= x1 and y0 <= lat <= y1):
                 raise U.UnitError(f"position ({lon}, {lat}) is outside the city")
             return lon, lat
-    from dashboard.locate import locate_text
+    from dashboard.roads.locate import locate_text
 
     loc = locate_text(text, svc.network)
     if loc is None or loc.point is None:

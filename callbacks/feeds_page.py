@@ -14,9 +14,9 @@ import redis
 from dash import Input, Output, callback, no_update
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from dashboard import wall as W
-from dashboard import web
-from dashboard.api import redact_error
+from dashboard.live import wall as W
+from dashboard.web import session
+from dashboard.web.api import redact_error
 from layouts import feeds_page as L
 from layouts import ids
 
@@ -88,7 +88,7 @@ def feeds_view(n: int | None, svc, user, now: float | None = None) -> tuple:
         raise Unauthorized("log in to see the feeds")
     if not user.can("view_feeds"):
         raise Forbidden("your role cannot see the feeds")
-    web.refuse_flagged_input()
+    session.refuse_flagged_input()
     now = time.time() if now is None else now
     tz = ZoneInfo(svc.settings.timezone)
     try:
@@ -105,4 +105,4 @@ def feeds_view(n: int | None, svc, user, now: float | None = None) -> tuple:
 @callback(Output(ids.FEEDS_TABLE, "children"), Output(ids.FEEDS_QUARANTINE, "children"),
           Output(ids.FEEDS_STATUS, "children"), Input(ids.FEEDS_TICK, "n_intervals"))
 def _feeds_cb(n):
-    return feeds_view(n, web.services(), web.current_user())
+    return feeds_view(n, session.services(), session.current_user())

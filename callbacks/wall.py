@@ -21,10 +21,10 @@ import redis
 from dash import Input, Output, Patch, State, callback, clientside_callback, no_update
 from werkzeug.exceptions import Forbidden
 
-from dashboard import basemap
-from dashboard import wall as W
-from dashboard import web
-from dashboard.cache import cache_for
+from dashboard.roads import basemap
+from dashboard.live import wall as W
+from dashboard.web import session
+from dashboard.storage.cache import cache_for
 from layouts import ids
 from layouts import wall as L
 
@@ -170,7 +170,7 @@ def refresh(n: int | None, scale: Any, seen: dict[str, Any] | None, search: str 
     Outputs are ``no_update`` when nothing changed since the state the page holds (``seen``).
     """
     authorise(search, svc.settings, user)
-    web.refuse_flagged_input()
+    session.refuse_flagged_input()
     now = time.time() if now is None else now
     seen = _clean_state(seen)
     tz = ZoneInfo(svc.settings.timezone)
@@ -249,7 +249,7 @@ def freshness(n: int | None, search: str | None, svc, now: float | None = None,
     """The feed strip, the "stale since HH:MM" banner and the clock (every ~10 s: staleness
     grows while nothing is written, so it cannot wait for a new data version)."""
     authorise(search, svc.settings, user)
-    web.refuse_flagged_input()
+    session.refuse_flagged_input()
     now = time.time() if now is None else now
     tz = ZoneInfo(svc.settings.timezone)
     clock = datetime.fromtimestamp(now, tz).strftime("%Y-%m-%d %H:%M")
@@ -266,13 +266,13 @@ def freshness(n: int | None, search: str | None, svc, now: float | None = None,
 
 # -- registration ------------------------------------------------------------------------------
 def _svc():
-    return web.services()
+    return session.services()
 
 
 def _session_user():
     """A logged-in user (not the kiosk token user: the token is checked from the URL)."""
-    user = web.current_user()
-    return user if user is not None and user.name != web.KIOSK_USER else None
+    user = session.current_user()
+    return user if user is not None and user.name != session.KIOSK_USER else None
 
 
 @callback(

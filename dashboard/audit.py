@@ -23,8 +23,8 @@ from typing import Any, Iterable, Sequence
 
 import redis
 
-from .keys import Keys
-from .timeutil import SHANGHAI
+from dashboard.storage.keys import Keys
+from dashboard.timeutil import SHANGHAI
 
 AUDIT_FIELDS = ("stream_id", "at", "who", "role", "action", "target", "rev", "before",
                 "after", "note")

@@ -13,7 +13,7 @@ import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from .keys import Keys
+from dashboard.storage.keys import Keys
 
 ROLES = ("wall", "aux", "officer", "comms", "admin")
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from .connection import RedisHandle, open_redis
-from .keys import Keys
-from .settings import Settings
-from .store import Store
+from dashboard.storage.connection import RedisHandle, open_redis
+from dashboard.storage.keys import Keys
+from dashboard.settings import Settings
+from dashboard.storage.store import Store
 
 
 @dataclass
@@ -38,7 +38,7 @@ class Services:
     @property
     def network(self):
         """The active road network (loaded once per process; reloaded when the file changes)."""
-        from .roads import get_network
+        from dashboard.roads.network import get_network
 
         return get_network(self.settings.state_dir)
 

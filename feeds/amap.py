@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dashboard.congestion import LEVEL_NAMES
-from dashboard.geo import gcj02_to_wgs84
+from dashboard.roads.geo import gcj02_to_wgs84
 from dashboard.model import EventError, RoadEvent, validate
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected

@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from dashboard.commands import EXIT_FAIL, EXIT_OK, emit, fail
+from dashboard.cli.commands import EXIT_FAIL, EXIT_OK, emit, fail
 from dashboard.settings import FeedConfig, Settings
 
 from .config import FEED_NAMES, configured_feeds
@@ -52,8 +52,8 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     """Ingest one payload file and print a JSON summary; 2 when the file is unusable."""
-    from dashboard.connection import open_redis
-    from dashboard.store import Store
+    from dashboard.storage.connection import open_redis
+    from dashboard.storage.store import Store
 
     from .base import PayloadError
     from .fetch import FetchError, fetch
@@ -73,7 +73,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     except (redis.RedisError, OSError, ValueError) as exc:
         return fail(f"ingest: cannot reach Redis: {exc}", EXIT_FAIL)
     try:
-        from dashboard.roads import get_network
+        from dashboard.roads.network import get_network
 
         store = Store.from_settings(handle.client, settings)
         ctx = make_context(get_network(settings.state_dir), settings, name)
@@ -93,8 +93,8 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_locate(args: argparse.Namespace, settings: Settings) -> int:
     """Print what the report locator finds in one sentence; 1 when it finds no place."""
-    from dashboard.locate import classify_text, locate_text
-    from dashboard.roads import get_network
+    from dashboard.roads.locate import classify_text, locate_text
+    from dashboard.roads.network import get_network
 
     location = locate_text(args.text, get_network(settings.state_dir))
     category, kind, severity = classify_text(args.text)

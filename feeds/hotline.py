@@ -20,7 +20,7 @@ from dashboard.timeutil import SHANGHAI
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 
 try:  # the full text locator (stretches, fuzzy names); the simple scan below stands in
-    from dashboard.locate import locate_text as full_locator
+    from dashboard.roads.locate import locate_text as full_locator
 except ImportError:  # pragma: no cover - depends on what is installed
     full_locator = None
 # generic record helpers shared by the adapters (they live with the first adapter)

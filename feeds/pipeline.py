@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from dashboard.model import EventError, RoadEvent, validate
-from dashboard.store import Store
+from dashboard.storage.store import Store
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 

@@ -17,11 +17,11 @@ import time
 from datetime import datetime
 from typing import Any
 
-from dashboard.holidays import HolidayCalendar
-from dashboard.keys import Keys
-from dashboard.reach import ReachFileError, ReachStore, parse_csv_text, parse_statuses_text
+from dashboard.comms.holidays import HolidayCalendar
+from dashboard.storage.keys import Keys
+from dashboard.comms.reach import ReachFileError, ReachStore, parse_csv_text, parse_statuses_text
 from dashboard.settings import Settings
-from dashboard.store import Store
+from dashboard.storage.store import Store
 from dashboard.timeutil import SHANGHAI
 
 from .fetch import FetchError, fetch

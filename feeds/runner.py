@@ -24,7 +24,7 @@ from typing import Any, Callable, Mapping
 import redis
 
 from dashboard.settings import FeedConfig, Settings
-from dashboard.store import Store
+from dashboard.storage.store import Store
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError
 from .breaker import Breaker
@@ -319,13 +319,13 @@ def run_feeds(settings: Settings, feeds: list[FeedConfig], stop_event: threading
     """
     handle = None
     if store is None:
-        from dashboard.connection import open_redis
+        from dashboard.storage.connection import open_redis
 
         handle = open_redis(settings)
         store = Store.from_settings(handle.client, settings)
     if network is None:
         def network():
-            from dashboard.roads import get_network
+            from dashboard.roads.network import get_network
 
             return get_network(settings.state_dir)
     runner_id = runner_id or new_runner_id()

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from dashboard.units import UNIT_STATUSES, UNIT_TYPES, UnitReport, apply_feed
+from dashboard.dispatch.units import UNIT_STATUSES, UNIT_TYPES, UnitReport, apply_feed
 
 from .parsing import load_json
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected

@@ -25,7 +25,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from dashboard.locate import Location, classify_text, locate_text
+from dashboard.roads.locate import Location, classify_text, locate_text
 from dashboard.masking import mask_text
 from dashboard.model import RoadEvent
 
@@ -307,7 +307,7 @@ class WeiboAdapter(Adapter):
                 lat, lon = lon, lat  # someone sent [lon, lat]
             else:
                 return None
-        from dashboard.geo import gcj02_to_wgs84
+        from dashboard.roads.geo import gcj02_to_wgs84
         wlon, wlat = gcj02_to_wgs84(lon, lat)
         if not (x0 <= wlon <= x1 and y0 <= wlat <= y1):
             return None

@@ -48,7 +48,7 @@ def _settings():
 
 
 def wall(**_: str) -> html.Div:
-    from dashboard.wall import legend_items
+    from dashboard.live.wall import legend_items
 
     from . import wall as wall_layout
 
@@ -59,7 +59,7 @@ def wall(**_: str) -> html.Div:
 
 def dispatch(**_: str) -> html.Div:
     from dashboard.auth import PERMISSIONS
-    from dashboard.web import current_user
+    from dashboard.web.session import current_user
 
     from .dispatch import layout
 
@@ -70,7 +70,7 @@ def dispatch(**_: str) -> html.Div:
 def comms(**_: str) -> html.Div:
     from datetime import datetime
 
-    from dashboard.holidays import HolidayCalendar, period_choices, period_value
+    from dashboard.comms.holidays import HolidayCalendar, period_choices, period_value
     from dashboard.timeutil import SHANGHAI
 
     from . import comms as comms_layout

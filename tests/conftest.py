@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from dashboard.embedded import EmbeddedValkey
-from dashboard.keys import Keys
-from dashboard.redis_compat import delete_matching
+from dashboard.storage.embedded import EmbeddedValkey
+from dashboard.storage.keys import Keys
+from dashboard.storage.redis_compat import delete_matching
 from dashboard.settings import load_settings
-from dashboard.store import Store
+from dashboard.storage.store import Store
 
 TEST_DB = 13
 DEFAULT_URL = f"redis://127.0.0.1:6379/{TEST_DB}"
@@ -93,7 +93,7 @@ def server_url(request, topology) -> str:
 def r(server_url, topology):
     """A decode_responses client; a RedisCluster on the cluster (built the way the app does)."""
     if topology == "cluster":
-        from dashboard.connection import client_for_url
+        from dashboard.storage.connection import client_for_url
 
         client, mode = client_for_url(server_url)
         assert mode == "cluster"

@@ -22,11 +22,11 @@ import pytest
 
 import app as lukuang_app
 from bench.common import stop_process, wait_http
-from dashboard import web
+from dashboard.web import session
 
 from .conftest import REPO
 
-OVER = web.MAX_REQUEST_BYTES + 1024
+OVER = session.MAX_REQUEST_BYTES + 1024
 
 
 def _fresh_app(settings):
@@ -61,7 +61,7 @@ def test_create_app_has_no_debug_and_limits_bodies(settings, monkeypatch):
         assert page.status_code == 200
         config = _dash_config(page.get_data(as_text=True))
         assert config.get("ui") is False and "hot_reload" not in config
-        assert server.config["MAX_CONTENT_LENGTH"] == web.MAX_REQUEST_BYTES
+        assert server.config["MAX_CONTENT_LENGTH"] == session.MAX_REQUEST_BYTES
         big = b"x" * OVER
         assert c.post("/login", data=big,
                       content_type="application/x-www-form-urlencoded").status_code == 413

@@ -29,7 +29,7 @@ def build_world(seed: int, scenario: str = "auto", network: Any = None):
     from .world import World
 
     if network is None:
-        from dashboard.roads import load_network
+        from dashboard.roads.network import load_network
         network = load_network(demo_network_path())
     return World(network, seed, scenario)
 

@@ -21,7 +21,7 @@ import zlib
 from datetime import datetime, timezone
 from typing import Any
 
-from dashboard.geo import wgs84_to_gcj02
+from dashboard.roads.geo import wgs84_to_gcj02
 
 from . import texts
 from .world import (EXPRESSWAY, FREE_SPEED, TZ_OFFSET, Incident, Jam, Post, Report, Seg,

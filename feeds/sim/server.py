@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from dashboard.geo import gcj02_to_wgs84
+from dashboard.roads.geo import gcj02_to_wgs84
 
 from . import formats
 from .world import UTC, World, day_start, local_day, metres

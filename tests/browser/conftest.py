@@ -20,8 +20,8 @@ import pytest
 import redis
 
 from bench.common import stop_process, wait_http
-from dashboard.keys import Keys
-from dashboard.store import Store
+from dashboard.storage.keys import Keys
+from dashboard.storage.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"

@@ -12,8 +12,8 @@ import redis
 
 from dashboard.auth import add_user
 from dashboard.model import RoadEvent
-from dashboard.reach import ReachStore
-from dashboard.roads import load_network
+from dashboard.comms.reach import ReachStore
+from dashboard.roads.network import load_network
 from dashboard.timeutil import SHANGHAI
 from layouts import ids
 

@@ -11,11 +11,11 @@ from datetime import datetime, timezone
 import pytest
 
 from dashboard import audit
-from dashboard import incidents as I
-from dashboard import units as U
+from dashboard.dispatch import incidents as I
+from dashboard.dispatch import units as U
 from dashboard.auth import User, add_user
 from dashboard.model import RoadEvent
-from dashboard.roads import load_network
+from dashboard.roads.network import load_network
 
 from .conftest import REPO
 

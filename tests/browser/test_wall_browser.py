@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from dashboard import wall as W
+from dashboard.live import wall as W
 from dashboard.model import RoadEvent, validate
-from dashboard.roads import default_network_dir, load_network
+from dashboard.roads.network import default_network_dir, load_network
 
 from .conftest import GD, MAP_READY, WALL_TOKEN
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dashboard.store import Store
+from dashboard.storage.store import Store
 
 from .conftest import MAP_READY, REPO, _free_port
 

@@ -23,13 +23,13 @@ import httpx
 import pytest
 
 import app as lukuang_app
-from dashboard import incidents as I
-from dashboard import units as U
+from dashboard.dispatch import incidents as I
+from dashboard.dispatch import units as U
 from dashboard.auth import ROLES, User, add_user, has_permission
-from dashboard.bulletin_store import BulletinStore
-from dashboard.bulletins import parse_text
-from dashboard.geo import wgs84_to_gcj02
-from dashboard.roads import load_network
+from dashboard.comms.bulletin_store import BulletinStore
+from dashboard.comms.bulletins import parse_text
+from dashboard.roads.geo import wgs84_to_gcj02
+from dashboard.roads.network import load_network
 from dashboard.settings import load_settings
 from feeds.pipeline import ingest_payload, make_context
 from feeds.registry import get_adapter

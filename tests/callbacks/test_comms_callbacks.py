@@ -13,9 +13,9 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 import callbacks.comms as CB  # registers the callbacks before the app is built
 from app import create_app
 from dashboard.auth import User, add_user
-from dashboard.bulletin_store import BulletinStore
+from dashboard.comms.bulletin_store import BulletinStore
 from dashboard.model import RoadEvent
-from dashboard.reach import ReachStore
+from dashboard.comms.reach import ReachStore
 from dashboard.timeutil import SHANGHAI
 from layouts import ids
 

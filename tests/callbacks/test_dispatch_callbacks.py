@@ -12,9 +12,10 @@ from dash.exceptions import PreventUpdate
 
 import callbacks.dispatch as C
 from app import create_app
-from dashboard import audit, basemap
-from dashboard import incidents as I
-from dashboard import units as U
+from dashboard import audit
+from dashboard.roads import basemap
+from dashboard.dispatch import incidents as I
+from dashboard.dispatch import units as U
 from dashboard.auth import User, add_user
 from dashboard.masking import contains_pii
 from dashboard.model import RoadEvent

@@ -24,8 +24,8 @@ import pytest
 
 import callbacks
 from app import create_app
-from dashboard import incidents as I
-from dashboard import units as U
+from dashboard.dispatch import incidents as I
+from dashboard.dispatch import units as U
 from dashboard.auth import User, add_user
 from dashboard.masking import contains_pii
 from dashboard.model import RoadEvent
@@ -244,7 +244,7 @@ def permission_of(var: dict[str, Any]) -> str | None:
 def app(settings):
     from dataclasses import replace
 
-    from dashboard.dispatch_api import blueprint
+    from dashboard.web.audit_export import blueprint
 
     s = replace(settings, wall_token=WALL_TOKEN)
     assert "dispatch" in register_every_callback()

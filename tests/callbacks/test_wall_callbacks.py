@@ -15,7 +15,7 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 
 from callbacks import feeds_page as FP
 from callbacks import wall as CW
-from dashboard import wall as W
+from dashboard.live import wall as W
 from dashboard.auth import User
 from dashboard.model import RoadEvent, validate
 from dashboard.services import Services

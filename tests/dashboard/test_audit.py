@@ -96,7 +96,7 @@ def test_csv_is_spreadsheet_safe_and_keeps_chinese(r, keys):
 @pytest.fixture
 def app_client(settings, r, keys):
     from app import create_app
-    from dashboard.dispatch_api import blueprint
+    from dashboard.web.audit_export import blueprint
 
     app = create_app(settings)
     if "lukuang_dispatch" not in app.server.blueprints:

@@ -24,7 +24,7 @@ def server_binary() -> str | None:
     if found:
         return found
     try:
-        from dashboard.embedded import valkey_binary
+        from dashboard.storage.embedded import valkey_binary
 
         path = valkey_binary()
         return str(path) if path.exists() else None

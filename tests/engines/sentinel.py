@@ -192,7 +192,7 @@ class Writer:
     retries: int = 0
 
     def run(self, stop, deadline: float) -> None:
-        from dashboard.store import NotConfirmed
+        from dashboard.storage.store import NotConfirmed
 
         batch = 0
         while not stop.is_set() and time.monotonic() < deadline:

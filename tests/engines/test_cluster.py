@@ -6,11 +6,11 @@ import uuid
 
 import pytest
 
-from dashboard.connection import client_for_url
-from dashboard.keys import Keys
-from dashboard.redis_compat import delete_matching
-from dashboard.store import NotConfirmed, Store
-from tests.dashboard.test_store import NOW, ev
+from dashboard.storage.connection import client_for_url
+from dashboard.storage.keys import Keys
+from dashboard.storage.redis_compat import delete_matching
+from dashboard.storage.store import NotConfirmed, Store
+from tests.dashboard.storage.test_store import NOW, ev
 from tests.engines.monitor import Monitor
 
 

@@ -25,9 +25,9 @@ import time
 import pytest
 import redis
 
-from dashboard.connection import client_for_url
-from dashboard.keys import Keys
-from dashboard.store import NotConfirmed, Store
+from dashboard.storage.connection import client_for_url
+from dashboard.storage.keys import Keys
+from dashboard.storage.store import NotConfirmed, Store
 
 from .procs import server_binary
 from .sentinel import SentinelTopology, Writer, make_events, missing_ids

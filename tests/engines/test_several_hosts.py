@@ -30,9 +30,9 @@ import redis
 
 from bench.bench_wall import refresh_request
 from callbacks import wall as CW
-from dashboard.keys import Keys
-from dashboard.roads import default_network_dir, load_network
-from dashboard.store import Store
+from dashboard.storage.keys import Keys
+from dashboard.roads.network import default_network_dir, load_network
+from dashboard.storage.store import Store
 from tests.fault.helpers import LukuangProc, alive, base_env, free_port, lukuang_argv, \
     wait_for, wait_healthy
 

@@ -23,10 +23,10 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from dashboard.embedded import EmbeddedValkey
-from dashboard.keys import KINDS, Keys
+from dashboard.storage.embedded import EmbeddedValkey
+from dashboard.storage.keys import KINDS, Keys
 from dashboard.model import RoadEvent
-from dashboard.store import Store
+from dashboard.storage.store import Store
 
 from .tcp_proxy import TcpProxy
 
@@ -173,7 +173,7 @@ def test_dropped_replies_make_no_duplicates(redis_url, r, keys):
 # -- feed runner helpers -------------------------------------------------------------------
 def alert_points(n: int) -> list[tuple[float, float]]:
     """``n`` points along the demo roads."""
-    from dashboard.roads import load_network
+    from dashboard.roads.network import load_network
 
     net = load_network(REPO / "data" / "taian" / "roads.geojson")
     coords = [c for g in net.segments.geometry for c in g.coords]

@@ -32,7 +32,7 @@ NOW = datetime(2026, 10, 1, 8, 30, tzinfo=timezone.utc)
 @lru_cache(maxsize=1)
 def taian_network():
     """The demo road network of Tai'an (loaded once per test session)."""
-    from dashboard.roads import load_network
+    from dashboard.roads.network import load_network
 
     return load_network(ROADS)
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dashboard.geo import haversine_m
+from dashboard.roads.geo import haversine_m
 from feeds.amap import AmapAdapter
 from feeds.base import PayloadError
 from feeds.pipeline import ingest_payload

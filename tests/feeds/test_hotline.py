@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from dashboard.geo import haversine_m
+from dashboard.roads.geo import haversine_m
 from dashboard.masking import contains_pii
 from feeds.base import PayloadError
 from feeds.hotline import HotlineAdapter, classify

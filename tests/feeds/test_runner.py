@@ -200,7 +200,7 @@ def test_only_one_runner_holds_a_feed_lease(settings, store, up):
 
 def test_housekeeping_expires_events_past_their_ttl(settings, store):
     from dashboard.model import RoadEvent
-    from dashboard.roads import get_network
+    from dashboard.roads.network import get_network
 
     ev = RoadEvent(id="waze:expiring", kind="incident", category="accident", severity=2,
                    source="waze", observed_at=datetime.now(timezone.utc), lon=117.1237,

@@ -24,8 +24,8 @@ import jsonschema
 import pytest
 from referencing import Registry, Resource
 
-from dashboard.geo import gcj02_to_wgs84, haversine_m
-from dashboard.roads import load_network
+from dashboard.roads.geo import gcj02_to_wgs84, haversine_m
+from dashboard.roads.network import load_network
 from dashboard.settings import load_settings
 from feeds.sim import formats, texts
 from feeds.sim.server import SimServer, Upstream

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, strategies as st
 
-from dashboard.geo import haversine_m
+from dashboard.roads.geo import haversine_m
 from dashboard.masking import contains_pii
 from dashboard.model import validate
 from feeds.base import ParseResult, PayloadError

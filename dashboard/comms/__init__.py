@@ -1,0 +1,1 @@
+"""Comms: bulletin templates and drafts, channel lengths, reach of published posts, statutory holidays."""

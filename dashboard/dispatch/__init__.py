@@ -1,0 +1,1 @@
+"""Dispatch: incidents and their lifecycle, police units, clearance statistics."""

@@ -1,0 +1,861 @@
+"""Incidents: the dispatch lifecycle, from a citizen's report to cleared.
+
+    reported → verified → dispatched → on_scene → cleared      (+ reopen, merge)
+
+An incident is a Redis hash ``keys.incident(id)``; open incidents are in the sorted set
+``keys.incidents_open()`` scored by urgency, every incident in ``keys.incidents_index()``
+scored by its report time; ``keys.report_incident()`` maps a report (event id) to its
+incident. Each incident has a ``rev``: the number of changes applied to it.
+
+Every action reads the incident, works out the new state in Python, and commits it with
+``audit.commit``, which applies it only if the incident (and every unit involved) still
+has the ``rev`` that was read — in the same atomic step as the audit entry and the data
+version bump. A caller that passes ``expected_rev`` (the rev its page showed) gets a
+``ConflictError`` describing what changed when someone else was faster; a caller that
+does not is retried on a fresh read. Invalid steps raise ``TransitionError``.
+
+Permissions are checked here as well as in the callbacks: ``acknowledge`` may
+acknowledge and move an incident on scene or clear it once dispatched; ``dispatch`` is
+needed for everything else (verify, assign, release, hand over, merge, link, create,
+reopen, dismiss).
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+from typing import Any, Callable, Iterable, Sequence
+
+import redis
+
+from dashboard.audit import Change, CommitResult, commit, diff
+from dashboard.auth import User
+from dashboard.storage.keys import Keys
+from dashboard.masking import mask_text
+from dashboard.storage.store import Store
+from dashboard.timeutil import SHANGHAI
+from dashboard.dispatch.units import Candidate, Unit, get_units, nearest_free_units
+
+STATUSES = ("reported", "verified", "dispatched", "on_scene", "cleared", "merged")
+OPEN_STATUSES = ("reported", "verified", "dispatched", "on_scene")
+STATUS_LABELS = {"reported": "已报告", "verified": "已核实", "dispatched": "已派警",
+                 "on_scene": "已到场", "cleared": "已清除", "merged": "已合并"}
+CATEGORY_LABELS = {
+    "accident": "事故", "breakdown": "故障车", "hazard": "危险", "closure": "封闭", "jam": "拥堵",
+    "roadworks": "施工", "flooding": "积水", "weather": "天气", "illegal_parking": "违停",
+    "overload": "超员", "police": "警情", "event": "活动", "detour": "绕行", "other": "其他"}
+# the lifecycle steps that ``transition`` may take from each status
+ALLOWED: dict[str, tuple[str, ...]] = {
+    "reported": ("verified", "dispatched", "cleared"),
+    "verified": ("dispatched", "cleared"),
+    "dispatched": ("on_scene", "cleared"),
+    "on_scene": ("cleared",),
+    "cleared": (),
+    "merged": (),
+}
+DEFAULT_REOPEN_WINDOW_S = 3600
+MAX_HISTORY = 500
+MAX_REPORTS = 200
+MAX_NOTE = 500
+RETRIES = 5
+
+
+class DispatchError(ValueError):
+    """Base of the errors an officer is shown."""
+
+
+class TransitionError(DispatchError):
+    """The step is not possible from the incident's current state; the message says why."""
+
+
+class NotFound(DispatchError):
+    pass
+
+
+class ConflictError(DispatchError):
+    """Someone else changed the incident since the caller's page read it."""
+
+    def __init__(self, incident_id: str, message: str, current_rev: int,
+                 changes: list[dict[str, Any]]):
+        super().__init__(message)
+        self.incident_id = incident_id
+        self.current_rev = current_rev
+        self.changes = changes
+
+
+@dataclass
+class Incident:
+    id: str
+    status: str = "reported"
+    rev: int = 0
+    category: str = "other"
+    severity: int = 1
+    text: str = ""
+    lon: float = 0.0
+    lat: float = 0.0
+    district: str = ""
+    segment_id: str = ""
+    road_names: list[str] = field(default_factory=list)
+    place: str = ""
+    source: str = ""
+    created_at: float = 0.0
+    created_by: str = ""
+    reported_at: float = 0.0
+    verified_at: float | None = None
+    dispatched_at: float | None = None
+    on_scene_at: float | None = None
+    cleared_at: float | None = None
+    ack: bool = False
+    ack_by: str = ""
+    ack_at: float | None = None
+    updated_at: float = 0.0
+    updated_by: str = ""
+    reports: list[str] = field(default_factory=list)
+    units: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    merged_into: str = ""
+    reopened: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    _LISTS = ("road_names", "reports", "units", "merged", "history")
+    _OPT_TIMES = ("verified_at", "dispatched_at", "on_scene_at", "cleared_at", "ack_at")
+
+    def to_hash(self) -> dict[str, str]:
+        """Flat string fields (``rev`` is left out: only ``commit`` bumps it)."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            if f.name == "rev":
+                continue
+            v = getattr(self, f.name)
+            if f.name in self._LISTS:
+                out[f.name] = json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+            elif isinstance(v, bool):
+                out[f.name] = "1" if v else "0"
+            elif v is None:
+                out[f.name] = ""
+            elif isinstance(v, float):
+                out[f.name] = repr(v)
+            else:
+                out[f.name] = str(v)
+        return out
+
+    @classmethod
+    def from_hash(cls, h: dict[str, str]) -> "Incident":
+        kw: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in h:
+                continue
+            v = h[f.name]
+            if f.name in cls._LISTS:
+                kw[f.name] = json.loads(v or "[]")
+            elif f.name in cls._OPT_TIMES:
+                kw[f.name] = float(v) if v else None
+            elif f.name in ("rev", "severity", "reopened"):
+                kw[f.name] = int(v or 0)
+            elif f.name in ("lon", "lat", "created_at", "reported_at", "updated_at"):
+                kw[f.name] = float(v or 0)
+            elif f.name == "ack":
+                kw[f.name] = v == "1"
+            else:
+                kw[f.name] = v
+        return cls(**kw)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    def last_at(self) -> float:
+        return max([float(e.get("at", 0)) for e in self.history] + [0.0])
+
+
+@dataclass
+class ActionResult:
+    """What an action did: the incident's new rev, the data version, a message."""
+
+    incident_id: str
+    rev: int
+    version: int
+    message: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def urgency_score(inc: Incident) -> float:
+    """Lower is more urgent: unacknowledged first, then higher severity, then older."""
+    return (1e11 if inc.ack else 0.0) + (4 - max(0, min(4, inc.severity))) * 1e10 + \
+        max(0.0, min(inc.reported_at or inc.created_at, 9.9e9))
+
+
+def hhmm(ts: float | None) -> str:
+    return datetime.fromtimestamp(ts, SHANGHAI).strftime("%H:%M") if ts else ""
+
+
+# -- reading -------------------------------------------------------------------------------
+def load(r: redis.Redis, keys: Keys, incident_id: str) -> Incident:
+    h = r.hgetall(keys.incident(incident_id)) if incident_id else {}
+    if not h:
+        raise NotFound(f"no incident {incident_id!r}")
+    return Incident.from_hash(h)
+
+
+def load_many(r: redis.Redis, keys: Keys, ids: Sequence[str]) -> list[Incident]:
+    pipe = r.pipeline(transaction=False)
+    for i in ids:
+        pipe.hgetall(keys.incident(i))
+    return [Incident.from_hash(h) for h in pipe.execute() if h]
+
+
+def open_incidents(r: redis.Redis, keys: Keys, limit: int = 500) -> list[Incident]:
+    """Open incidents, most urgent first."""
+    return load_many(r, keys, r.zrange(keys.incidents_open(), 0, limit - 1))
+
+
+def unacknowledged_count(r: redis.Redis, keys: Keys) -> int:
+    return int(r.zcount(keys.incidents_open(), "-inf", "(1e11"))
+
+
+def incident_of_report(r: redis.Redis, keys: Keys, report_id: str) -> str:
+    return r.hget(keys.report_incident(), report_id) or ""
+
+
+def describe_changes(inc: Incident, since_rev: int) -> tuple[str, list[dict[str, Any]]]:
+    """The history entries after ``since_rev`` and one line saying what they did, e.g.
+    "changed by li at 14:05: status dispatched → on_scene"."""
+    entries = [e for e in inc.history if int(e.get("rev", 0)) > since_rev]
+    if not entries:
+        return (f"{inc.id} changed (now rev {inc.rev}, you saw {since_rev})", entries)
+    parts = []
+    for e in entries[-3:]:
+        action = e.get("action", "")
+        obj = e.get("unit") or e.get("report") or e.get("into") or e.get("duplicate") or ""
+        moved = f"status {e.get('from')} → {e.get('to')}" if e.get("from") != e.get("to") else ""
+        if action == "status":
+            what = moved
+        else:
+            what = " ".join(x for x in (action, str(obj)) if x) + (f", {moved}" if moved else "")
+        if e.get("note"):
+            what += f" ({e['note']})"
+        parts.append(f"changed by {e.get('by')} at {hhmm(float(e.get('at', 0)))}: {what}")
+    more = f" (+{len(entries) - 3} earlier)" if len(entries) > 3 else ""
+    return f"{inc.id} " + "; ".join(parts) + more, entries
+
+
+# -- the commit machinery ------------------------------------------------------------------
+def _require(user: User, permission: str) -> None:
+    if not user.can(permission):
+        raise PermissionError(f"role {user.role} may not {permission}")
+
+
+@dataclass
+class _Plan:
+    """What an action wants: the new state of one or more incidents and units."""
+
+    action: str
+    incidents: list[tuple[Incident | None, Incident]]    # (before or None when new, after)
+    units: list[tuple[Unit, dict[str, str]]] = field(default_factory=list)
+    links: dict[str, str] = field(default_factory=dict)  # report id → incident id
+    link_checks: dict[str, str] = field(default_factory=dict)  # report id → expected link
+    note: str = ""
+    message: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _history(inc: Incident, at: float, user: User, action: str, before: str, note: str = "",
+             **more: Any) -> None:
+    entry = {"rev": inc.rev + 1, "at": round(at, 3), "by": user.name, "role": user.role,
+             "action": action, "from": before, "to": inc.status}
+    if note:
+        entry["note"] = note[:MAX_NOTE]
+    entry.update({k: v for k, v in more.items() if v not in (None, "", [], {})})
+    inc.history = (inc.history + [entry])[-MAX_HISTORY:]
+
+
+def _change_of(plan: _Plan, keys: Keys, user: User, at: float) -> Change:
+    primary_before, primary_after = plan.incidents[0]
+    ch = Change(action=plan.action, target=f"incident:{primary_after.id}", who=user.name,
+                role=user.role, note=plan.note, at=at, rev=primary_after.rev + 1)
+    before_all: dict[str, Any] = {}
+    after_all: dict[str, Any] = {}
+    for old, new in plan.incidents:
+        key = keys.incident(new.id)
+        old_h = old.to_hash() if old else {}
+        new_h = new.to_hash()
+        ch.check(key, "rev", str(old.rev) if old else "")
+        changed = {k: v for k, v in new_h.items() if old_h.get(k) != v}
+        ch.sets.append((key, changed))
+        ch.bump.append(key)
+        if new.is_open:
+            ch.zadd.append((keys.incidents_open(), urgency_score(new), new.id))
+        else:
+            ch.zrem.append((keys.incidents_open(), new.id))
+        ch.zadd.append((keys.incidents_index(), new.reported_at or new.created_at, new.id))
+        b, a = diff(old_h, new_h)
+        a["rev"] = new.rev + 1
+        if old:
+            b["rev"] = old.rev
+        before_all[f"incident:{new.id}"] = b
+        after_all[f"incident:{new.id}"] = a
+    for unit, changes in plan.units:
+        key = keys.unit(unit.id)
+        ch.check(key, "rev", str(unit.rev))
+        ch.sets.append((key, changes))
+        ch.bump.append(key)
+        old_u = {k: str(v) for k, v in unit.to_dict().items() if k in changes}
+        b, a = diff(old_u, changes)
+        before_all[f"unit:{unit.id}"] = b
+        after_all[f"unit:{unit.id}"] = a
+    for report_id, expected in plan.link_checks.items():
+        ch.check(keys.report_incident(), report_id, expected)
+    if plan.links:
+        ch.sets.append((keys.report_incident(), dict(plan.links)))
+    ch.before, ch.after = before_all, after_all
+    return ch
+
+
+def _run(r: redis.Redis, keys: Keys, user: User, incident_id: str, expected_rev: int | None,
+         build: Callable[[Incident, float], _Plan], now: float | None = None) -> ActionResult:
+    """Read → build → commit with rev checks; conflicts are reported or retried."""
+    for _ in range(RETRIES):
+        inc = load(r, keys, incident_id)
+        if expected_rev is not None and inc.rev != expected_rev:
+            msg, changes = describe_changes(inc, expected_rev)
+            raise ConflictError(inc.id, msg, inc.rev, changes)
+        at = max(time.time() if now is None else now, inc.last_at())
+        plan = build(inc, at)
+        res: CommitResult = commit(r, keys, _change_of(plan, keys, user, at))
+        if res.ok:
+            return ActionResult(inc.id, inc.rev + 1, res.version, plan.message, plan.extra)
+        if expected_rev is not None and res.conflict_key == keys.incident(incident_id):
+            fresh = load(r, keys, incident_id)
+            msg, changes = describe_changes(fresh, expected_rev)
+            raise ConflictError(fresh.id, msg, fresh.rev, changes)
+    raise ConflictError(incident_id, f"{incident_id} is being changed by others; try again",
+                        -1, [])
+
+
+def _unit_assign(unit: Unit, incident_id: str, status: str, at: float, user: User) -> dict:
+    return {"status": status, "incident": incident_id, "hold": "", "status_at": f"{at:.3f}",
+            "status_by": user.name}
+
+
+def _unit_free(unit: Unit, at: float, user: User) -> dict:
+    return {"status": "free", "incident": "", "hold": "", "status_at": f"{at:.3f}",
+            "status_by": user.name}
+
+
+def _units_of(r: redis.Redis, keys: Keys, inc: Incident) -> list[Unit]:
+    """The incident's units that still point back at it."""
+    return [u for u in get_units(r, keys, inc.units) if u.incident == inc.id]
+
+
+# -- creating ------------------------------------------------------------------------------
+def create_from_event(r: redis.Redis, keys: Keys, user: User, event_id: str,
+                      now: float | None = None, note: str = "") -> ActionResult:
+    """A new incident (status reported) from a report or feed event, linked to it."""
+    _require(user, "dispatch")
+    store = Store(r, keys)
+    ev = store.get_event(event_id)
+    if ev is None:
+        raise NotFound(f"no event {event_id!r}")
+    linked = incident_of_report(r, keys, event_id)
+    if linked:
+        raise TransitionError(f"{event_id} is already linked to {linked}")
+    seq = int(r.incr(keys.incident_seq()))
+    inc_id = f"INC-{seq:06d}"
+    at = time.time() if now is None else now
+    reported = (ev.starts_at or ev.observed_at).timestamp()
+    inc = Incident(
+        id=inc_id, status="reported", category=ev.category, severity=int(ev.severity),
+        text=mask_text(ev.text)[:1000], lon=ev.lon, lat=ev.lat, district=ev.district,
+        segment_id=ev.segment_id, road_names=list(ev.road_names)[:20],
+        place=str(ev.attrs.get("place") or "、".join(ev.road_names[:2]))[:200],
+        source=ev.source, created_at=at, created_by=user.name,
+        reported_at=min(reported, at), updated_at=at, updated_by=user.name,
+        reports=[event_id])
+    _history(inc, at, user, "create", "", note=note, report=event_id)
+    plan = _Plan("create", [(None, inc)], links={event_id: inc_id},
+                 link_checks={event_id: ""}, note=note,
+                 message=f"{inc_id} created from {event_id}")
+    res = commit(r, keys, _change_of(plan, keys, user, at))
+    if not res.ok:
+        if res.conflict_key == keys.report_incident():
+            raise TransitionError(f"{event_id} is already linked to {res.actual}")
+        raise ConflictError(inc_id, f"{inc_id} exists already; try again", -1, [])
+    return ActionResult(inc_id, 1, res.version, plan.message)
+
+
+# -- lifecycle -------------------------------------------------------------------------------
+def _transition_error(inc: Incident, to: str) -> TransitionError:
+    if to == inc.status:
+        return TransitionError(f"{inc.id} is already {to}")
+    if inc.status == "cleared":
+        return TransitionError(f"cannot go from cleared to {to}; reopen first")
+    if inc.status == "merged":
+        return TransitionError(f"cannot go from merged to {to}; {inc.id} was merged into "
+                               f"{inc.merged_into}")
+    if to == "on_scene":
+        return TransitionError(f"cannot go from {inc.status} to on_scene; dispatch a unit first")
+    if to in ("reported",):
+        return TransitionError(f"cannot go back from {inc.status} to {to}")
+    return TransitionError(f"cannot go from {inc.status} to {to}")
+
+
+def transition(r: redis.Redis, keys: Keys, user: User, incident_id: str, to: str,
+               expected_rev: int | None = None, note: str = "",
+               now: float | None = None) -> ActionResult:
+    """Move an incident one lifecycle step (verified, dispatched, on_scene, cleared).
+
+    Going to ``dispatched`` needs an assigned unit (use ``assign_unit``); ``cleared``
+    frees every assigned unit; ``on_scene`` marks the assigned units on scene.
+    """
+    if to not in STATUSES:
+        raise TransitionError(f"unknown status {to!r} (one of {', '.join(STATUSES)})")
+    if to == "merged":
+        raise TransitionError("use merge to merge a duplicate")
+    if to == "reported":
+        raise TransitionError("an incident cannot go back to reported")
+    _require(user, "acknowledge")   # the least any step needs; dispatch is checked below
+
+    def build(inc: Incident, at: float) -> _Plan:
+        if to not in ALLOWED[inc.status]:
+            raise _transition_error(inc, to)
+        needs = "acknowledge" if to in ("on_scene", "cleared") and inc.status in (
+            "dispatched", "on_scene") else "dispatch"
+        _require(user, needs)
+        units = _units_of(r, keys, inc)
+        if to == "dispatched" and not units:
+            raise TransitionError(f"cannot go from {inc.status} to dispatched: no unit is "
+                                  "assigned; assign a unit")
+        new = replace(inc, status=to, ack=True, ack_by=inc.ack_by or user.name,
+                      ack_at=inc.ack_at or at, updated_at=at, updated_by=user.name)
+        unit_changes: list[tuple[Unit, dict[str, str]]] = []
+        if to == "verified":
+            new.verified_at = inc.verified_at or at
+        elif to == "dispatched":
+            new.dispatched_at = inc.dispatched_at or at
+        elif to == "on_scene":
+            new.on_scene_at = inc.on_scene_at or at
+            unit_changes = [(u, _unit_assign(u, inc.id, "on_scene", at, user)) for u in units]
+        elif to == "cleared":
+            new.cleared_at = at
+            new.units = []
+            unit_changes = [(u, _unit_free(u, at, user)) for u in units]
+        _history(new, at, user, "status", inc.status, note=note,
+                 released=[u.id for u in units] if to == "cleared" else None)
+        return _Plan(f"status:{to}", [(inc, new)], units=unit_changes, note=note,
+                     message=f"{inc.id}: {inc.status} → {to}")
+
+    return _run(r, keys, user, incident_id, expected_rev, build, now)
+
+
+def acknowledge(r: redis.Redis, keys: Keys, user: User, incident_id: str,
+                expected_rev: int | None = None, now: float | None = None) -> ActionResult:
+    """Mark an incident as seen by someone (it drops below unacknowledged ones)."""
+    _require(user, "acknowledge")
+
+    def build(inc: Incident, at: float) -> _Plan:
+        if not inc.is_open:
+            raise TransitionError(f"{inc.id} is {inc.status}; nothing to acknowledge")
+        if inc.ack:
+            raise TransitionError(f"{inc.id} was already acknowledged by {inc.ack_by} at "
+                                  f"{hhmm(inc.ack_at)}")
+        new = replace(inc, ack=True, ack_by=user.name, ack_at=at, updated_at=at,
+                      updated_by=user.name)
+        _history(new, at, user, "acknowledge", inc.status)
+        return _Plan("acknowledge", [(inc, new)], message=f"{inc.id} acknowledged")
+
+    return _run(r, keys, user, incident_id, expected_rev, build, now)
+
+
+def reopen(r: redis.Redis, keys: Keys, user: User, incident_id: str,
+           expected_rev: int | None = None, window_s: float = DEFAULT_REOPEN_WINDOW_S,
+           note: str = "", now: float | None = None) -> ActionResult:
+    """Bring a cleared incident back (status verified) within ``window_s`` of clearing."""
+    _require(user, "dispatch")
+
+    def build(inc: Incident, at: float) -> _Plan:
+        if inc.status != "cleared":
+            raise TransitionError(f"only a cleared incident can be reopened ({inc.id} is "
+                                  f"{inc.status})")
+        age = at - (inc.cleared_at or 0)
+        if age > window_s:
+            raise TransitionError(f"{inc.id} was cleared {age / 60:.0f} min ago; incidents can "
+                                  f"be reopened within {window_s / 60:.0f} min — create a new one")
+        new = replace(inc, status="verified", cleared_at=None, reopened=inc.reopened + 1,
+                      verified_at=inc.verified_at or at, updated_at=at, updated_by=user.name)
+        _history(new, at, user, "reopen", inc.status, note=note)
+        return _Plan("reopen", [(inc, new)], note=note, message=f"{inc.id} reopened")
+
+    return _run(r, keys, user, incident_id, expected_rev, build, now)
+
+
+# -- units -----------------------------------------------------------------------------------
+def assign_unit(r: redis.Redis, keys: Keys, user: User, incident_id: str, unit_id: str,
+                expected_rev: int | None = None, now: float | None = None,
+                note: str = "") -> ActionResult:
+    """Send a free unit: the unit becomes assigned and the incident dispatched."""
+    _require(user, "dispatch")
+
+    def build(inc: Incident, at: float) -> _Plan:
+        if not inc.is_open:
+            raise _transition_error(inc, "dispatched")
+        found = get_units(r, keys, [unit_id])
+        if not found:
+            raise NotFound(f"no unit {unit_id!r}")
+        unit = found[0]
+        if unit.incident == inc.id:
+            raise TransitionError(f"{unit.label} is already assigned to {inc.id}")
+        if unit.status != "free" or unit.incident:
+            where = f" to {unit.incident}" if unit.incident else ""
+            raise TransitionError(f"{unit.label} is not free ({unit.status}{where})")
+        status = "dispatched" if inc.status in ("reported", "verified") else inc.status
+        new = replace(inc, status=status, units=inc.units + [unit.id], ack=True,
+                      ack_by=inc.ack_by or user.name, ack_at=inc.ack_at or at,
+                      dispatched_at=inc.dispatched_at or at, updated_at=at,
+                      updated_by=user.name)
+        _history(new, at, user, "assign", inc.status, note=note, unit=unit.id)
+        return _Plan("assign", [(inc, new)],
+                     units=[(unit, _unit_assign(unit, inc.id, "assigned", at, user))],
+                     note=note, message=f"{unit.label} sent to {inc.id}",
+                     extra={"unit": unit.id})
+
+    return _run(r, keys, user, incident_id, expected_rev, build, now)
+
+
+def nearest_for(r: redis.Redis, keys: Keys, inc: Incident, count: int = 5,
+                network: Any = None, **kw: Any) -> list[Candidate]:
+    return nearest_free_units(r, keys, inc.lon, inc.lat, count=count, network=network, **kw)
+
+
+def assign_nearest(r: redis.Redis, keys: Keys, user: User, incident_id: str,
+                   expected_rev: int | None = None, network: Any = None,
+                   types: Sequence[str] | None = None, now: float | None = None) -> ActionResult:
+    """Send the nearest free unit (by road where the network allows, else straight line)."""
+    _require(user, "dispatch")
+    last_error: DispatchError | None = None
+    tried: set[str] = set()
+    for _ in range(RETRIES):
+        inc = load(r, keys, incident_id)
+        if expected_rev is not None and inc.rev != expected_rev:
+            msg, changes = describe_changes(inc, expected_rev)
+            raise ConflictError(inc.id, msg, inc.rev, changes)
+        if not inc.is_open:
+            raise _transition_error(inc, "dispatched")
+        cands = [c for c in nearest_for(r, keys, inc, count=3, network=network, types=types,
+                                        now=now) if c.unit.id not in tried]
+        if not cands:
+            raise TransitionError(f"no free unit near {inc.id}")
+        c = cands[0]
+        try:
+            res = assign_unit(r, keys, user, incident_id, c.unit.id, expected_rev, now=now)
+        except TransitionError as exc:   # taken by someone else meanwhile: next one
+            tried.add(c.unit.id)
+            last_error = exc
+            continue
+        shown_m = c.road_m if c.road_m is not None else c.straight_m
+        how = "by road" if c.by == "road" else "straight line"
+        res.message += f" ({shown_m / 1000:.1f} km {how})"
+        res.extra.update(candidate=c.to_dict())
+        return res
+    raise last_error or TransitionError(f"no free unit near {incident_id}")
+
+
+def release_unit(r: redis.Redis, keys: Keys, user: User, incident_id: str, unit_id: str,
+                 expected_rev: int | None = None, now: float | None = None,
+                 note: str = "") -> ActionResult:
+    """Recall a unit from an incident; with no unit left a dispatched or on-scene incident
+    goes back to verified."""
+    _require(user, "dispatch")
+
+    def build(inc: Incident, at: float) -> _Plan:
+        if unit_id not in inc.units:
+            raise TransitionError(f"unit {unit_id} is not assigned to {inc.id}")
+        found = [u for u in get_units(r, keys, [unit_id])]
+        left = [u for u in inc.units if u != unit_id]
+        status = inc.status
+        if not left and inc.status in ("dispatched", "on_scene"):
+            status = "verified"
+        new = replace(inc, status=status, units=left, verified_at=inc.verified_at or (
+            at if status == "verified" else None), updated_at=at, updated_by=user.name)
+        _history(new, at, user, "release", inc.status, note=note, unit=unit_id)
+        unit_changes = [(u, _unit_free(u, at, user)) for u in found if u.incident == inc.id]
+        return _Plan("release", [(inc, new)], units=unit_changes, note=note,
+                     message=f"{unit_id} released from {inc.id}")
+
+    return _run(r, keys, user, incident_id, expected_rev, build, now)
+
+
+def handover(r: redis.Redis, keys: Keys, user: User, incident_id: str, lon: float, lat: float,
+             expected_rev: int | None = None, network: Any = None,
+             now: float | None = None, note: str = "") -> ActionResult:
+    """A moving target (the overloaded coach): move the incident to (lon, lat), send the
+    nearest free unit *ahead* of it (in its direction of travel; the nearest one at all
+    when none is ahead), and release the units that had it. Recorded in the history."""
+    _require(user, "dispatch")
+
+    def build(inc: Incident, at: float) -> _Plan:
+        if not inc.is_open:
+            raise _transition_error(inc, "dispatched")
+        current = _units_of(r, keys, inc)
+        cands = nearest_free_units(r, keys, lon, lat, count=10, network=network,
+                                   exclude=[u.id for u in current], now=now)
+        dx, dy = lon - inc.lon, lat - inc.lat
+        ahead = [c for c in cands if c.unit.lon is not None and
+                 (c.unit.lon - lon) * dx + (c.unit.lat - lat) * dy > 0]
+        pick = (ahead or cands or [None])[0]
+        moved = {"from": [round(inc.lon, 6), round(inc.lat, 6)],
+                 "to": [round(lon, 6), round(lat, 6)]}
+        new = replace(inc, lon=lon, lat=lat, updated_at=at, updated_by=user.name, ack=True,
+                      ack_by=inc.ack_by or user.name, ack_at=inc.ack_at or at)
+        unit_changes: list[tuple[Unit, dict[str, str]]] = []
+        if pick is None:
+            _history(new, at, user, "move", inc.status, note=note or "no free unit ahead",
+                     **moved)
+            return _Plan("move", [(inc, new)], note=note,
+                          message=f"{inc.id} moved; no free unit to hand over to")
+        new.units = [pick.unit.id]
+        new.status = "dispatched"
+        new.dispatched_at = inc.dispatched_at or at
+        unit_changes.append((pick.unit, _unit_assign(pick.unit, inc.id, "assigned", at, user)))
+        unit_changes += [(u, _unit_free(u, at, user)) for u in current]
+        _history(new, at, user, "handover", inc.status, note=note, unit=pick.unit.id,
+                 released=[u.id for u in current], **moved)
+        names = ", ".join(u.label for u in current) or "nobody"
+        return _Plan("handover", [(inc, new)], units=unit_changes, note=note,
+                     message=f"{inc.id} handed from {names} to {pick.unit.label} "
+                             f"({'ahead' if ahead else 'nearest'}, "
+                             f"{(pick.road_m or pick.straight_m) / 1000:.1f} km)",
+                     extra={"unit": pick.unit.id, "released": [u.id for u in current]})
+
+    return _run(r, keys, user, incident_id, expected_rev, build, now)
+
+
+# -- reports ---------------------------------------------------------------------------------
+def link_report(r: redis.Redis, keys: Keys, user: User, incident_id: str, report_id: str,
+                expected_rev: int | None = None, move: bool = False,
+                now: float | None = None) -> ActionResult:
+    """Attach another report to an incident (``move``: take the report's position, for a
+    moving target such as the overloaded coach)."""
+    _require(user, "dispatch")
+    ev = Store(r, keys).get_event(report_id)
+    if ev is None:
+        raise NotFound(f"no event {report_id!r}")
+
+    def build(inc: Incident, at: float) -> _Plan:
+        if inc.status == "merged":
+            raise _transition_error(inc, inc.status)
+        linked = incident_of_report(r, keys, report_id)
+        if linked == inc.id:
+            raise TransitionError(f"{report_id} is already linked to {inc.id}")
+        if linked:
+            raise TransitionError(f"{report_id} is already linked to {linked}")
+        if len(inc.reports) >= MAX_REPORTS:
+            raise TransitionError(f"{inc.id} has {MAX_REPORTS} reports already")
+        new = replace(inc, reports=inc.reports + [report_id],
+                      severity=max(inc.severity, int(ev.severity)),
+                      reported_at=min(inc.reported_at or at,
+                                      (ev.starts_at or ev.observed_at).timestamp()),
+                      updated_at=at, updated_by=user.name)
+        extra = {}
+        if move:
+            new.lon, new.lat = ev.lon, ev.lat
+            extra = {"from": [round(inc.lon, 6), round(inc.lat, 6)],
+                     "to": [round(ev.lon, 6), round(ev.lat, 6)]}
+        _history(new, at, user, "link", inc.status, report=report_id, **extra)
+        return _Plan("link", [(inc, new)], links={report_id: inc.id},
+                     link_checks={report_id: ""}, message=f"{report_id} linked to {inc.id}")
+
+    return _run(r, keys, user, incident_id, expected_rev, build, now)
+
+
+def merge(r: redis.Redis, keys: Keys, user: User, duplicate_id: str, target_id: str,
+          expected_rev: int | None = None, now: float | None = None,
+          note: str = "") -> ActionResult:
+    """Fold a duplicate into another open incident: its reports, units and history
+    pointer move over; the duplicate is closed as ``merged``."""
+    _require(user, "dispatch")
+    if duplicate_id == target_id:
+        raise TransitionError("an incident cannot be merged into itself")
+    order = list(STATUSES)
+
+    def build(dup: Incident, at: float) -> _Plan:
+        target = load(r, keys, target_id)
+        for inc in (dup, target):
+            if not inc.is_open:
+                raise TransitionError(f"cannot merge: {inc.id} is {inc.status}")
+        units = _units_of(r, keys, dup)
+        status = max(dup.status, target.status, key=order.index)
+        if status in ("dispatched", "on_scene") and not (target.units or units):
+            status = "verified"
+        reports = target.reports + [x for x in dup.reports if x not in target.reports]
+        t_new = replace(
+            target, status=status, reports=reports[:MAX_REPORTS],
+            units=target.units + [u.id for u in units if u.id not in target.units],
+            merged=target.merged + [dup.id], severity=max(target.severity, dup.severity),
+            reported_at=min(target.reported_at or at, dup.reported_at or at),
+            ack=target.ack or dup.ack, ack_by=target.ack_by or dup.ack_by,
+            ack_at=target.ack_at or dup.ack_at,
+            verified_at=_first(target.verified_at, dup.verified_at),
+            dispatched_at=_first(target.dispatched_at, dup.dispatched_at),
+            on_scene_at=_first(target.on_scene_at, dup.on_scene_at),
+            updated_at=at, updated_by=user.name)
+        d_new = replace(dup, status="merged", merged_into=target.id, units=[], updated_at=at,
+                        updated_by=user.name)
+        _history(d_new, at, user, "merge", dup.status, note=note, into=target.id)
+        _history(t_new, at, user, "merge", target.status, note=note, duplicate=dup.id)
+        unit_status = "on_scene" if status == "on_scene" else "assigned"
+        return _Plan("merge", [(dup, d_new), (target, t_new)],
+                     units=[(u, _unit_assign(u, target.id, unit_status, at, user))
+                            for u in units],
+                     links={rid: target.id for rid in dup.reports}, note=note,
+                     message=f"{dup.id} merged into {target.id}",
+                     extra={"target": target.id})
+
+    return _run(r, keys, user, duplicate_id, expected_rev, build, now)
+
+
+def _first(*stamps: float | None) -> float | None:
+    present = [s for s in stamps if s]
+    return min(present) if present else None
+
+
+# -- what the page shows -----------------------------------------------------------------
+def _shown(text: str, user: User) -> str:
+    """Text for this user: masked unless the role may see personal data."""
+    return text if user.can("see_pii") else mask_text(text or "")
+
+
+def queue_rows(r: redis.Redis, keys: Keys, user: User, now: float | None = None,
+               limit: int = 500) -> list[dict[str, Any]]:
+    """Rows of the incident queue, most urgent first (view_dispatch)."""
+    _require(user, "view_dispatch")
+    now = time.time() if now is None else now
+    incs = open_incidents(r, keys, limit)
+    unit_ids = {u for inc in incs for u in inc.units}
+    units = {u.id: u for u in get_units(r, keys, sorted(unit_ids))}
+    rows = []
+    for rank, inc in enumerate(incs, 1):
+        rows.append({
+            "rank": rank, "id": inc.id, "rev": inc.rev, "status": inc.status,
+            "status_label": STATUS_LABELS.get(inc.status, inc.status),
+            "category": CATEGORY_LABELS.get(inc.category, inc.category),
+            "severity": inc.severity, "district": inc.district,
+            "place": mask_text(inc.place), "text": mask_text(inc.text)[:200],
+            "age_min": round(max(0.0, now - (inc.reported_at or inc.created_at)) / 60),
+            "reported": hhmm(inc.reported_at or inc.created_at),
+            "ack": "是" if inc.ack else "否", "reports": len(inc.reports),
+            "units": "、".join(units[u].callsign or u if u in units else u for u in inc.units),
+            "lon": inc.lon, "lat": inc.lat,
+        })
+    return rows
+
+
+def detail(r: redis.Redis, keys: Keys, user: User, incident_id: str,
+           network: Any = None, now: float | None = None) -> dict[str, Any]:
+    """Everything the detail panel shows for one incident (view_dispatch). Reporters'
+    raw text, names and phone numbers are included only for roles with ``see_pii``."""
+    _require(user, "view_dispatch")
+    inc = load(r, keys, incident_id)
+    store = Store(r, keys)
+    pii = user.can("see_pii")
+    reports = []
+    for rid, ev in zip(inc.reports, _events(store, inc.reports)):
+        item: dict[str, Any] = {"id": rid}
+        if ev is not None:
+            item.update(source=ev.source, category=CATEGORY_LABELS.get(ev.category, ev.category),
+                        at=ev.observed_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M"),
+                        text=mask_text(ev.text), lon=ev.lon, lat=ev.lat,
+                        count=ev.attrs.get("count", 1) if isinstance(ev.attrs, dict) else 1)
+        else:
+            item.update(source=rid.split(":")[0], category="", at="", text="(expired)")
+        if pii:
+            private = store.get_private(rid)
+            item["private"] = {k: private[k] for k in ("raw_text", "screen_name", "name", "phone",
+                                                     "plate") if private.get(k)}
+        reports.append(item)
+    units = get_units(r, keys, inc.units)
+    history = []
+    for e in inc.history:
+        history.append({**e, "at_local": datetime.fromtimestamp(
+            float(e.get("at", 0)), SHANGHAI).strftime("%m-%d %H:%M:%S"),
+            "note": _shown(str(e.get("note", "")), user)})
+    out = {
+        "id": inc.id, "rev": inc.rev, "status": inc.status,
+        "status_label": STATUS_LABELS.get(inc.status, inc.status),
+        "category": CATEGORY_LABELS.get(inc.category, inc.category), "severity": inc.severity,
+        "text": mask_text(inc.text), "place": mask_text(inc.place), "district": inc.district,
+        "road_names": inc.road_names, "lon": inc.lon, "lat": inc.lat,
+        "ack": inc.ack, "ack_by": inc.ack_by, "ack_at": hhmm(inc.ack_at),
+        "times": {k: hhmm(getattr(inc, k)) for k in (
+            "reported_at", "verified_at", "dispatched_at", "on_scene_at", "cleared_at")},
+        "reports": reports, "history": history, "merged_into": inc.merged_into,
+        "merged": inc.merged,
+        "units": [{"id": u.id, "callsign": u.callsign, "type": u.type, "status": u.status,
+                   "lon": u.lon, "lat": u.lat} for u in units],
+        "nearest": [c.to_dict() for c in nearest_for(r, keys, inc, count=5, network=network,
+                                                     now=now)] if inc.is_open else [],
+        "pii": pii,
+    }
+    return out
+
+
+def _events(store: Store, ids: Iterable[str]):
+    ids = list(ids)
+    got = {e.id: e for e in store.get_events(ids)}
+    return [got.get(i) for i in ids]
+
+
+def unlinked_reports(r: redis.Redis, keys: Keys, user: User, limit: int = 100,
+                     kinds: Sequence[str] = ("report", "incident")) -> list[dict[str, Any]]:
+    """Live report and incident events not yet linked to an incident, newest first
+    (choices for "create from report" and "link report"); text masked for every role."""
+    _require(user, "view_dispatch")
+    store = Store(r, keys)
+    links = r.hgetall(keys.report_incident())
+    out = []
+    for kind in kinds:
+        for ev in store.active_events(kind):
+            if ev.id in links:
+                continue
+            out.append({"id": ev.id, "kind": ev.kind, "source": ev.source,
+                        "category": CATEGORY_LABELS.get(ev.category, ev.category),
+                        "severity": ev.severity, "text": mask_text(ev.text)[:120],
+                        "place": mask_text(str(ev.attrs.get("place") or
+                                               "、".join(ev.road_names[:2]))),
+                        "at": ev.observed_at.astimezone(SHANGHAI).strftime("%H:%M"),
+                        "observed": ev.observed_at.timestamp(), "lon": ev.lon, "lat": ev.lat})
+    out.sort(key=lambda x: x["observed"], reverse=True)
+    return out[:limit]
+
+
+ACTIONS = ("acknowledge", "verify", "assign_nearest", "assign", "on_scene", "clear", "reopen",
+           "release", "merge", "link", "follow")
+
+
+def actions_for(user: User, status: str | None, ack: bool = False,
+                has_units: bool = False) -> set[str]:
+    """The actions this user can take on an incident in ``status`` (what the page enables;
+    every action checks again on the server)."""
+    if status is None:
+        return set()
+    out: set[str] = set()
+    dispatch = user.can("dispatch")
+    is_open = status in OPEN_STATUSES
+    if is_open and not ack and user.can("acknowledge"):
+        out.add("acknowledge")
+    if dispatch and status == "reported":
+        out.add("verify")
+    if dispatch and is_open:
+        out.update({"assign_nearest", "assign", "merge", "follow"})
+    if dispatch and status != "merged":
+        out.add("link")
+    if dispatch and has_units and is_open:
+        out.add("release")
+    if user.can("acknowledge") and status == "dispatched":
+        out.add("on_scene")
+    if (user.can("acknowledge") and status in ("dispatched", "on_scene")) or (
+            dispatch and status in ("reported", "verified")):
+        out.add("clear")
+    if dispatch and status == "cleared":
+        out.add("reopen")
+    return out

@@ -1,0 +1,1 @@
+"""The live views: the wall display's figures and the public road query."""

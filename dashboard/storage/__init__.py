@@ -1,0 +1,1 @@
+"""Storage: Redis key names, the store, connections (URL, Sentinel, Cluster, embedded Valkey), caches and Lua scripts."""

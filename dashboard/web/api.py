@@ -1,0 +1,541 @@
+"""The read-only JSON API for other systems: ``/api/v1/…`` (a Flask Blueprint).
+
+- Anonymous callers (and restricted roles such as the wall kiosk) get masked event text;
+  only a logged-in role holding ``see_pii`` gets the text as stored. Private data (the
+  ``private:<id>`` hashes) is never read here, and ``attrs`` is reduced to a whitelist.
+- Bad parameters answer 400 with ``{"error": "<reason>"}``; Redis down answers 503.
+- Masked answers are public and cacheable for a few seconds (a proxy in front can absorb a
+  holiday crowd); bodies are cached by data version in Redis for every worker.
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+import redis
+from flask import Blueprint, Response, jsonify, request
+
+from dashboard.web import session
+from dashboard.storage.cache import cache_for, dumps
+from dashboard.congestion import LEVEL_NAMES, LEVEL_NAMES_EN
+from dashboard.storage.keys import KINDS
+
+API_VERSION = "1.0.0"
+MAX_LIMIT = 5000
+DEFAULT_LIMIT = 500
+MAX_WINDOW = timedelta(days=31)
+API_CACHE_TTL_S = 120
+# attrs keys safe to publish (numbers and flags about the road, never about a person)
+PUBLIC_ATTRS = ("count", "speed_kmh", "length_m", "delay_s", "level", "lanes_closed",
+                "vehicle_impact", "reliability")
+METRIC_RE = re.compile(r"^(new:(incident|congestion|construction|report)(:[^:\s]{1,50})?"
+                       r"|(cidx|ckm):[^:\s]{1,50})$")
+SECRET_RE = re.compile(r"(?i)\b(key|token|secret|password|passwd|sig|signature|access_token)"
+                       r"=([^&\s]+)")
+
+
+class BadRequest(ValueError):
+    """A query parameter is wrong; the message is the reason given to the caller."""
+
+
+def mask_for_public(text: str) -> str:
+    """Event text with personal data masked; "" if masking is unavailable (fail closed)."""
+    from dashboard.live.wall import masked
+
+    return masked(text)
+
+
+# -- parameter parsing (pure; raises BadRequest) ----------------------------------------
+def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None or value == "":
+        return None
+    parts = value.split(",")
+    if len(parts) != 4:
+        raise BadRequest("bbox must be lon0,lat0,lon1,lat1 (four numbers)")
+    try:
+        x0, y0, x1, y1 = (float(p) for p in parts)
+    except ValueError:
+        raise BadRequest("bbox must be lon0,lat0,lon1,lat1 (four numbers)") from None
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        raise BadRequest("bbox values must be finite numbers")
+    if not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90):
+        raise BadRequest("bbox: longitudes must be within ±180 and latitudes within ±90")
+    if x0 >= x1 or y0 >= y1:
+        raise BadRequest("bbox: need lon0 < lon1 and lat0 < lat1")
+    return x0, y0, x1, y1
+
+
+def parse_time(value: str | None, name: str, tz: ZoneInfo) -> datetime | None:
+    """ISO-8601; a value without offset is read in the city's timezone."""
+    if value is None or value == "":
+        return None
+    if len(value) > 40:
+        raise BadRequest(f"{name}: not an ISO-8601 time")
+    try:
+        dt = datetime.fromisoformat(value.replace(" ", "T", 1) if " " in value else value)
+    except ValueError:
+        raise BadRequest(f"{name}: not an ISO-8601 time (e.g. 2025-10-01T08:00:00+08:00)") \
+            from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=tz)
+    if not 2000 <= dt.year <= 2100:
+        raise BadRequest(f"{name}: year {dt.year} is out of range")
+    return dt.astimezone(timezone.utc)
+
+
+def parse_int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
+    if value is None or value == "":
+        return default
+    if not re.fullmatch(r"\d{1,9}", value):
+        raise BadRequest(f"{name} must be a whole number {lo}-{hi}")
+    n = int(value)
+    if not lo <= n <= hi:
+        raise BadRequest(f"{name} must be between {lo} and {hi}")
+    return n
+
+
+def parse_kind(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if value not in KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(KINDS)}")
+    return value
+
+
+def parse_district(value: str | None, known: set[str] | None) -> str | None:
+    if value is None or value == "":
+        return None
+    if len(value) > 50:
+        raise BadRequest("district name too long")
+    if known is not None and value not in known:
+        raise BadRequest(f"unknown district {value!r} (one of {', '.join(sorted(known))})")
+    return value
+
+
+def parse_levels(value: str | None) -> set[int] | None:
+    if value is None or value == "":
+        return None
+    out = set()
+    for part in value.split(","):
+        if part not in ("0", "1", "2", "3", "4"):
+            raise BadRequest("level must be a comma list of 0-4")
+        out.add(int(part))
+    return out
+
+
+def check_params(allowed: set[str]) -> None:
+    """Unknown parameters are refused, so a typo (``bbx=``) is not silently ignored.
+    Names starting with "_" (cache busters) are let through."""
+    unknown = sorted(k for k in request.args if k not in allowed and not k.startswith("_"))
+    if unknown:
+        raise BadRequest(f"unknown parameter(s): {', '.join(unknown)} "
+                         f"(allowed: {', '.join(sorted(allowed))})")
+    for k in allowed:
+        if len(request.args.getlist(k)) > 1:
+            raise BadRequest(f"parameter {k} given more than once")
+
+
+# -- serialisers --------------------------------------------------------------------------
+def event_json(ev, unmasked: bool) -> dict[str, Any]:
+    """The public form of a RoadEvent: no raw_ref, whitelisted attrs, masked text."""
+    d = ev.to_dict()
+    d.pop("raw_ref", None)
+    attrs: dict[str, Any] = {}
+    for k, v in (ev.attrs or {}).items():
+        if k not in PUBLIC_ATTRS:
+            continue
+        if isinstance(v, bool) or (isinstance(v, (int, float)) and math.isfinite(v)):
+            attrs[k] = v
+        elif k == "vehicle_impact" and isinstance(v, str) and len(v) <= 40:
+            attrs[k] = v
+    d["attrs"] = attrs
+    d["text"] = ev.text if unmasked else mask_for_public(ev.text)
+    return d
+
+
+def redact_error(text: str) -> str:
+    """A feed error as shown to outsiders: credentials in URLs removed, PII masked."""
+    return mask_for_public(SECRET_RE.sub(r"\1=***", text or ""))
+
+
+def _iso(epoch: float | None) -> str | None:
+    if not epoch:
+        return None
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+
+
+def feeds_json(health: dict[str, dict[str, str]], now: float) -> list[dict[str, Any]]:
+    """Feed health for the API (and the pages): ages, staleness, counters, breaker."""
+    from dashboard.live.wall import feed_freshness
+
+    out = []
+    for f in feed_freshness(health, now):
+        h = health.get(f["name"], {})
+        out.append({
+            "name": f["name"], "last_ok": _iso(f["last_ok"]), "age_s": f["age_s"],
+            "interval_s": f["interval_s"], "stale": f["stale"],
+            "stale_since": _iso(f["stale_since"]),
+            "last_error": redact_error(h.get("last_error", "")) or None,
+            "last_error_at": _iso(float(h["last_error_at"])) if _num(h.get("last_error_at"))
+            else None,
+            "lag_s": float(h["lag_s"]) if _num(h.get("lag_s")) else None,
+            "breaker": h.get("breaker") or None,
+            "counters": {c: int(h.get(c) or 0) for c in
+                         ("accepted", "duplicates", "quarantined", "updated", "ended", "polls",
+                          "errors")},
+        })
+    return out
+
+
+def _num(v: str | None) -> bool:
+    try:
+        return v not in (None, "") and math.isfinite(float(v))
+    except ValueError:
+        return False
+
+
+# -- the segment index used to filter congestion by district and box ----------------------
+_seg_index_lock = threading.Lock()
+_seg_index: dict[int, tuple[object, dict[str, tuple]]] = {}
+
+
+def segment_index(network) -> dict[str, tuple[str, str, float, float, float, float]]:
+    """segment_id -> (road_name, district, minx, miny, maxx, maxy), built once per network."""
+    key = id(network)
+    with _seg_index_lock:
+        hit = _seg_index.get(key)
+        if hit is not None and hit[0] is network:
+            return hit[1]
+    segs = network.segments
+    bounds = segs.geometry.bounds
+    names = segs["road_name"].fillna("").astype(str)
+    districts = segs["district"].fillna("").astype(str) if "district" in segs else None
+    index = {}
+    for sid, name, minx, miny, maxx, maxy, dist in zip(
+            segs.index.astype(str), names, bounds["minx"], bounds["miny"], bounds["maxx"],
+            bounds["maxy"], districts if districts is not None else [""] * len(segs)):
+        index[sid] = (name, dist, float(minx), float(miny), float(maxx), float(maxy))
+    with _seg_index_lock:
+        _seg_index.clear()
+        _seg_index[key] = (network, index)
+    return index
+
+
+def _district_names(network) -> set[str] | None:
+    try:
+        return {str(n) for n in network.districts["name"]}
+    except Exception:  # noqa: BLE001 - no network: accept any name
+        return None
+
+
+# -- the OpenAPI document ------------------------------------------------------------------
+def openapi_document(city_name: str = "", timezone_name: str = "Asia/Shanghai") -> dict:
+    """OpenAPI 3.1 description of every route of this blueprint."""
+    def p(name, schema, desc, where="query", required=False):
+        return {"name": name, "in": where, "required": required, "description": desc,
+                "schema": schema}
+    err = {"description": "bad parameter", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Error"}}}}
+    unavailable = {"description": "the data store is unreachable", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    since = p("since", {"type": "string", "format": "date-time"},
+              f"ISO-8601 time; without an offset it is read in {timezone_name}")
+    bbox = p("bbox", {"type": "string", "pattern": r"^[-0-9.eE+]+(,[-0-9.eE+]+){3}$"},
+             "lon0,lat0,lon1,lat1 (WGS-84)")
+    district = p("district", {"type": "string", "maxLength": 50}, "district name")
+
+    def ok(schema_ref):
+        return {"description": "OK", "content": {"application/json": {
+            "schema": {"$ref": f"#/components/schemas/{schema_ref}"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"路况 Lukuang road conditions API {city_name}".strip(),
+                 "version": API_VERSION,
+                 "description": "Read-only live road conditions. Event text is masked for "
+                                "anonymous callers; times are UTC ISO-8601."},
+        "servers": [{"url": "/api/v1"}],
+        "paths": {
+            "/events": {"get": {
+                "summary": "Active events (incidents, congestion, roadworks, citizen reports)",
+                "parameters": [p("kind", {"type": "string", "enum": list(KINDS)}, "event kind"),
+                               district, bbox, since,
+                               p("limit", {"type": "integer", "minimum": 1,
+                                           "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+                                 "maximum number of events (newest first)")],
+                "responses": {"200": ok("EventList"), "400": err, "503": unavailable}}},
+            "/congestion": {"get": {
+                "summary": "Congestion level of each road segment (latest snapshot)",
+                "parameters": [district, bbox,
+                               p("level", {"type": "string", "pattern": "^[0-4](,[0-4])*$"},
+                                 "comma list of levels 0-4 to keep")],
+                "responses": {"200": ok("SegmentList"), "400": err, "503": unavailable}}},
+            "/timeseries/{metric}": {"get": {
+                "summary": "A per-minute metric aggregated per step",
+                "parameters": [
+                    p("metric", {"type": "string"}, "new:<kind>[:<district>], cidx:<area> or "
+                      "ckm:<area> (area is 'city' or a district)", where="path", required=True),
+                    since, p("until", {"type": "string", "format": "date-time"}, "end (now)"),
+                    p("step", {"type": "integer", "minimum": 1, "maximum": 1440,
+                               "default": 60}, "bucket in minutes"),
+                    p("how", {"type": "string", "enum": ["sum", "mean", "last"]},
+                      "aggregation (sum for new:*, mean otherwise)")],
+                "responses": {"200": ok("TimeSeries"), "400": err, "503": unavailable}}},
+            "/feeds": {"get": {
+                "summary": "Health of each upstream feed",
+                "responses": {"200": ok("FeedList"), "503": unavailable}}},
+            "/public/roads": {"get": {
+                "summary": "One road's status for the public (路况查询): stretches between "
+                           "cross streets, incidents, roadworks; masked text, anonymous, "
+                           "rate limited per client",
+                "parameters": [p("name", {"type": "string", "minLength": 1, "maxLength": 40},
+                                 "road name or alias", required=True)],
+                "responses": {
+                    "200": ok("RoadStatus"),
+                    "304": {"description": "not modified (If-None-Match matched the ETag)"},
+                    "400": err,
+                    "404": {"description": "unknown road; close_matches lists up to 5 names",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/UnknownRoad"}}}},
+                    "429": {"description": "too many requests; see Retry-After",
+                            "content": {"application/json": {"schema": {
+                                "$ref": "#/components/schemas/Error"}}}},
+                    "503": unavailable}}},
+            "/openapi.json": {"get": {"summary": "This document",
+                                      "responses": {"200": {"description": "OK"}}}},
+        },
+        "components": {"schemas": {
+            "Error": {"type": "object", "required": ["error"],
+                      "properties": {"error": {"type": "string"}}},
+            "Event": {"type": "object", "properties": {
+                "id": {"type": "string"}, "kind": {"type": "string", "enum": list(KINDS)},
+                "category": {"type": "string"}, "severity": {"type": "integer"},
+                "source": {"type": "string"}, "status": {"type": "string"},
+                "observed_at": {"type": "string", "format": "date-time"},
+                "starts_at": {"type": ["string", "null"], "format": "date-time"},
+                "ends_at": {"type": ["string", "null"], "format": "date-time"},
+                "lon": {"type": "number"}, "lat": {"type": "number"},
+                "line": {"type": "array", "items": {"type": "array",
+                                                    "items": {"type": "number"}}},
+                "segment_id": {"type": "string"}, "district": {"type": "string"},
+                "road_names": {"type": "array", "items": {"type": "string"}},
+                "confidence": {"type": "number"}, "text": {"type": "string"},
+                "attrs": {"type": "object"}}},
+            "EventList": {"type": "object", "properties": {
+                "version": {"type": "integer"}, "generated_at": {"type": "string"},
+                "masked": {"type": "boolean"}, "count": {"type": "integer"},
+                "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}},
+            "Segment": {"type": "object", "properties": {
+                "segment_id": {"type": "string"}, "road_name": {"type": "string"},
+                "district": {"type": "string"}, "level": {"type": "integer"},
+                "level_name": {"type": "string"}, "level_name_en": {"type": "string"},
+                "speed_kmh": {"type": ["number", "null"]}, "source": {"type": "string"},
+                "observed_at": {"type": ["string", "null"], "format": "date-time"}}},
+            "SegmentList": {"type": "object", "properties": {
+                "version": {"type": "integer"}, "generated_at": {"type": "string"},
+                "count": {"type": "integer"},
+                "segments": {"type": "array",
+                             "items": {"$ref": "#/components/schemas/Segment"}}}},
+            "TimeSeries": {"type": "object", "properties": {
+                "metric": {"type": "string"}, "step_minutes": {"type": "integer"},
+                "how": {"type": "string"}, "since": {"type": "string"},
+                "until": {"type": "string"},
+                "points": {"type": "array", "items": {"type": "object", "properties": {
+                    "t": {"type": "string", "format": "date-time"},
+                    "value": {"type": "number"}}}}}},
+            "Feed": {"type": "object", "properties": {
+                "name": {"type": "string"}, "last_ok": {"type": ["string", "null"]},
+                "age_s": {"type": ["number", "null"]}, "interval_s": {"type": "number"},
+                "stale": {"type": "boolean"}, "stale_since": {"type": ["string", "null"]},
+                "last_error": {"type": ["string", "null"]},
+                "last_error_at": {"type": ["string", "null"]},
+                "lag_s": {"type": ["number", "null"]}, "breaker": {"type": ["string", "null"]},
+                "counters": {"type": "object",
+                             "additionalProperties": {"type": "integer"}}}},
+            "UnknownRoad": {"type": "object", "required": ["error", "close_matches"],
+                            "properties": {"error": {"type": "string"},
+                                           "close_matches": {"type": "array",
+                                                             "items": {"type": "string"}}}},
+            "RoadStatus": {"type": "object", "properties": {
+                "version": {"type": "integer"}, "as_of": {"type": "string"},
+                "road": {"type": "string"},
+                "aliases": {"type": "array", "items": {"type": "string"}},
+                "worst_level": {"type": "integer"}, "worst_level_name": {"type": "string"},
+                "length_m": {"type": "number"},
+                "data_time": {"type": ["string", "null"], "format": "date-time"},
+                "stretches": {"type": "array", "items": {"type": "object", "properties": {
+                    "label": {"type": "string"}, "from": {"type": "string"},
+                    "to": {"type": "string"}, "level": {"type": "integer"},
+                    "level_name": {"type": "string"}, "length_m": {"type": "number"},
+                    "speed_kmh": {"type": ["number", "null"]}}}},
+                "incidents": {"type": "array", "items": {"type": "object"}},
+                "roadworks": {"type": "array", "items": {"type": "object"}}}},
+            "FeedList": {"type": "object", "properties": {
+                "generated_at": {"type": "string"},
+                "feeds": {"type": "array", "items": {"$ref": "#/components/schemas/Feed"}}}},
+        }},
+    }
+
+
+# -- the blueprint -------------------------------------------------------------------------
+def make_api(get_services: Callable[[], Any]) -> Blueprint:
+    """``/api/v1/…`` routes. ``get_services()`` returns the worker's Services."""
+    bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
+
+    @bp.errorhandler(BadRequest)
+    def _bad(exc: BadRequest):
+        return jsonify({"error": str(exc)}), 400
+
+    @bp.errorhandler(redis.RedisError)
+    def _down(exc: redis.RedisError):
+        return jsonify({"error": f"data store unreachable ({exc.__class__.__name__})"}), 503
+
+    def caller_unmasked() -> bool:
+        user = session.current_user()
+        return user is not None and user.name != session.KIOSK_USER and user.can("see_pii")
+
+    def respond(name: str, build: Callable[[], Any], cacheable: bool) -> Response:
+        """Serve the body for this request: from the version-keyed cache when public."""
+        svc = get_services()
+        now = time.time()
+        version = svc.store.version()
+        tag = f"{version}:{int(now // 60)}"
+        if not cacheable:
+            resp = Response(dumps(build()), mimetype="application/json")
+            resp.headers["Cache-Control"] = "private, no-store"
+            return resp
+        params = "&".join(f"{k}={v}" for k, v in sorted(request.args.items(multi=True)))
+        digest = hashlib.sha1(f"{request.path}?{params}".encode()).hexdigest()[:20]
+        etag = f'W/"{tag}-{digest[:8]}"'
+        if etag in request.headers.get("If-None-Match", ""):
+            resp = Response(status=304)
+        else:
+            # one entry per distinct query: kept briefly, so odd queries cannot fill Redis
+            text = cache_for(svc.r, svc.keys).get_text(f"api:{name}:{digest}", tag, build,
+                                                       ttl_s=API_CACHE_TTL_S)
+            resp = Response(text, mimetype="application/json")
+        max_age = max(1, int(min(svc.settings.refresh_s, 30)))
+        resp.headers["Cache-Control"] = f"public, max-age={max_age}"
+        resp.headers["ETag"] = etag
+        resp.headers["Vary"] = "Cookie"
+        return resp
+
+    @bp.get("/events")
+    def events():
+        svc = get_services()
+        check_params({"kind", "district", "bbox", "since", "limit"})
+        tz = ZoneInfo(svc.settings.timezone)
+        kind = parse_kind(request.args.get("kind"))
+        district = parse_district(request.args.get("district"), _known_districts(svc))
+        bbox = parse_bbox(request.args.get("bbox"))
+        since = parse_time(request.args.get("since"), "since", tz)
+        limit = parse_int(request.args.get("limit"), "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+        unmasked = caller_unmasked()
+
+        def build():
+            evs = svc.store.active_events(kind, district, bbox, since)[:limit]
+            return {"version": svc.store.version(),
+                    "generated_at": datetime.now(timezone.utc).isoformat(),
+                    "masked": not unmasked, "count": len(evs),
+                    "events": [event_json(e, unmasked) for e in evs]}
+        return respond("events", build, cacheable=not unmasked)
+
+    @bp.get("/congestion")
+    def congestion():
+        svc = get_services()
+        check_params({"district", "bbox", "level"})
+        district = parse_district(request.args.get("district"), _known_districts(svc))
+        bbox = parse_bbox(request.args.get("bbox"))
+        levels = parse_levels(request.args.get("level"))
+
+        def build():
+            snap = svc.store.congestion_snapshot(svc.settings.congestion_stale_s)
+            index = _safe_index(svc)
+            rows = []
+            for seg in sorted(snap):
+                obs = snap[seg]
+                name, dist, x0, y0, x1, y1 = index.get(seg, ("", "", None, None, None, None))
+                if district and dist != district:
+                    continue
+                if bbox and (x0 is None or x1 < bbox[0] or x0 > bbox[2] or y1 < bbox[1]
+                             or y0 > bbox[3]):
+                    continue
+                if levels is not None and obs["level"] not in levels:
+                    continue
+                rows.append({"segment_id": seg, "road_name": name, "district": dist,
+                             "level": obs["level"], "level_name": LEVEL_NAMES[obs["level"]],
+                             "level_name_en": LEVEL_NAMES_EN[obs["level"]],
+                             "speed_kmh": obs["speed"], "source": obs["source"],
+                             "observed_at": _iso(obs["at"])})
+            return {"version": svc.store.version(),
+                    "generated_at": datetime.now(timezone.utc).isoformat(),
+                    "count": len(rows), "segments": rows}
+        return respond("congestion", build, cacheable=True)
+
+    @bp.get("/timeseries/<path:metric>")
+    def timeseries(metric: str):
+        svc = get_services()
+        check_params({"since", "until", "step", "how"})
+        if not METRIC_RE.match(metric):
+            raise BadRequest("metric must be new:<kind>[:<district>], cidx:<area> or "
+                             "ckm:<area>")
+        tz = ZoneInfo(svc.settings.timezone)
+        now = datetime.now(timezone.utc)
+        until = parse_time(request.args.get("until"), "until", tz) or now
+        since = parse_time(request.args.get("since"), "since", tz) or until - timedelta(hours=24)
+        if since >= until:
+            raise BadRequest("since must be before until")
+        if until - since > MAX_WINDOW:
+            raise BadRequest("the window since..until is at most 31 days")
+        step = parse_int(request.args.get("step"), "step", 60, 1, 1440)
+        how = request.args.get("how") or ("sum" if metric.startswith("new:") else "mean")
+        if how not in ("sum", "mean", "last"):
+            raise BadRequest("how must be sum, mean or last")
+
+        def build():
+            pts = svc.store.timeseries(metric, since, until, step, how)
+            return {"metric": metric, "step_minutes": step, "how": how,
+                    "since": since.isoformat(), "until": until.isoformat(),
+                    "points": [{"t": t.isoformat(), "value": round(v, 6)} for t, v in pts]}
+        return respond("ts", build, cacheable=True)
+
+    @bp.get("/feeds")
+    def feeds():
+        svc = get_services()
+        check_params(set())
+        body = {"generated_at": datetime.now(timezone.utc).isoformat(),
+                "feeds": feeds_json(svc.store.feed_health(), time.time())}
+        resp = Response(dumps(body), mimetype="application/json")
+        resp.headers["Cache-Control"] = "public, max-age=5"
+        return resp
+
+    @bp.get("/openapi.json")
+    def openapi():
+        svc = get_services()
+        resp = jsonify(openapi_document(svc.settings.city_name, svc.settings.timezone))
+        resp.headers["Cache-Control"] = "public, max-age=3600"
+        return resp
+
+    return bp
+
+
+def _safe_network(svc):
+    try:
+        return svc.network
+    except Exception:  # noqa: BLE001 - the API still answers without a road network
+        return None
+
+
+def _known_districts(svc) -> set[str] | None:
+    net = _safe_network(svc)
+    return _district_names(net) if net is not None else None
+
+
+def _safe_index(svc) -> dict[str, tuple]:
+    net = _safe_network(svc)
+    return segment_index(net) if net is not None else {}
