@@ -5,6 +5,8 @@ gunicorn imports ``app:server``; settings come from the environment (LUKUANG_*, 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
+from typing import Any
 
 import dash
 import redis
@@ -12,6 +14,9 @@ from flask import Response, jsonify, request
 
 import callbacks  # noqa: F401  (registers every dash.callback)
 from callbacks import guard
+from dashboard.auth import PERMISSIONS, User
+from dashboard.comms.holidays import HolidayCalendar
+from dashboard.timeutil import SHANGHAI
 from dashboard.web import audit_export as dispatch_api
 from dashboard.web import session
 from dashboard.web.api import make_api
@@ -39,15 +44,32 @@ PAGES = (
 )
 
 
-def guarded(permission: str, layout):
-    """Wrap a page layout: the page is built only for a caller holding ``permission``."""
-    def page(**query):
+def page_inputs(name: str, user: User, svc: Services) -> dict[str, Any]:
+    """What the page ``name``'s layout (a pure function in layouts.pages) is given, read
+    at request time: settings values, the user's permissions, the holiday calendar."""
+    s = svc.settings
+    if name == "wall":
+        return {"refresh_s": s.refresh_s, "city_name": s.city_name}
+    if name == "dispatch":
+        return {"permissions": {p for p in PERMISSIONS if user.can(p)}}
+    if name == "comms":
+        return {"calendar": HolidayCalendar.load(s.state_dir),
+                "today": datetime.now(SHANGHAI).date()}
+    return {}
+
+
+def guarded(permission: str, name: str):
+    """Wrap the page layout ``name``: the page is built only for a caller holding
+    ``permission``."""
+    layout = getattr(pages, name)
+
+    def page(**_query):
         user = session.current_user()
         if user is None or (user.name == session.KIOSK_USER and permission != "view_wall"):
             return pages.login_needed()
         if not user.can(permission):
             return pages.forbidden(user.role)
-        return layout(**query)
+        return layout(**page_inputs(name, user, services()))
     return page
 
 
@@ -72,8 +94,10 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
 
     @app.server.before_request
     def _wall_token():
-        """/wall needs the kiosk token when one is configured (or a logged-in user); its
-        callbacks check the token again from the page URL (callbacks/wall.py)."""
+        """/wall needs the kiosk token when one is configured (or a logged-in user): a
+        caller without a session is the kiosk user only if ``session.wall_token_ok`` passes
+        (via ``session.current_user``). Its callbacks check the token again, with the same
+        function, from the page URL (callbacks/wall.py)."""
         if request.path.rstrip("/") == "/wall" and session.current_user() is None:
             return Response("403 Forbidden: wall token missing or wrong\n", 403,
                             mimetype="text/plain")
@@ -109,7 +133,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     dash.register_page("login", path="/login", layout=pages.login, title="路况 · 登录")
     for name, path, permission, title in PAGES:
         dash.register_page(name, path=path, title=title,
-                           layout=guarded(permission, getattr(pages, name)))
+                           layout=guarded(permission, name))
     app.layout = dash.html.Div([dash.page_container])
     # Dash registers its script paths in a lazy first-request setup; under gunicorn threads a
     # fresh worker serving several script requests at once races it (500 "dash is not a

@@ -192,10 +192,10 @@ def bench_refresh(svc: BenchServices, ids: list[str], calls: int, changes: int,
     first = CW.refresh(0, 1, None, "", svc)
     out["full_cold_ms"] = round((time.perf_counter() - t) * 1000, 1)
     t = time.perf_counter()
-    text = dash_json(first[0])
+    text = dash_json(first["map"])
     out["full_serialise_ms"] = round((time.perf_counter() - t) * 1000, 1)
     out["full_figure_bytes"] = len(text.encode())
-    style_bytes = len(dash_json(first[0]["layout"]["map"]["style"]).encode())
+    style_bytes = len(dash_json(first["map"]["layout"]["map"]["style"]).encode())
     out["style_bytes"] = style_bytes
     warm = []
     for i in range(5):
@@ -203,18 +203,18 @@ def bench_refresh(svc: BenchServices, ids: list[str], calls: int, changes: int,
         CW.refresh(i, 1, None, "", svc)
         warm.append(time.perf_counter() - t)
     out["full_warm"] = stats_ms(warm)
-    state = first[-1]
+    state = first["state"]
 
     # unchanged: same version, same minute -> one GET and no_update everywhere
     now = time.time()
-    state = CW.refresh(0, 1, state, "", svc, now=now)[-1] if state["m"] != int(now // 60) \
+    state = CW.refresh(0, 1, state, "", svc, now=now)["state"] if state["m"] != int(now // 60) \
         else state
     samples = []
     for i in range(calls):
         t = time.perf_counter()
         res = CW.refresh(i, 1, state, "", svc, now=now)
         samples.append(time.perf_counter() - t)
-        assert res[0] is CW.no_update
+        assert res["map"] is CW.no_update
     out["unchanged"] = stats_ms(samples)
 
     # changed: 1 % of the segments change level; three kinds of request for the new version
@@ -227,7 +227,7 @@ def bench_refresh(svc: BenchServices, ids: list[str], calls: int, changes: int,
         res = CW.refresh(i, 1, state, "", svc, now=now)          # the first display anywhere
         first_s.append(time.perf_counter() - t)
         t = time.perf_counter()
-        body = dash_json(list(res))
+        body = dash_json(list(res.values()))
         ser.append(time.perf_counter() - t)
         patch_bytes.append(len(body.encode()))
         cache.drop_local()
@@ -237,7 +237,7 @@ def bench_refresh(svc: BenchServices, ids: list[str], calls: int, changes: int,
         t = time.perf_counter()
         CW.refresh(i, 1, state, "", svc, now=now)                # same worker: its own cache
         same_s.append(time.perf_counter() - t)
-        state = res[-1]
+        state = res["state"]
     out["changed_first_display"] = stats_ms(first_s)
     out["changed_other_worker"] = stats_ms(other_s)
     out["changed_same_worker"] = stats_ms(same_s)

@@ -2,8 +2,11 @@
 
 Each ``*_view`` / action function is plain: it takes the inputs, the services, the user
 and the time, checks the user's permission itself (raising Unauthorized/Forbidden) and
-returns the outputs; tests call them directly. The decorated callbacks below call
-``require(permission)`` first — the server-side check — and then the plain function.
+returns the outputs by name; tests call them directly. The decorated callbacks below name
+their inputs and outputs (Dash's dict signatures), call ``require(permission)`` first —
+the server-side check — and then the plain function. What a template drafts is
+``dashboard.comms.drafts``; the reach report and its figures are
+``dashboard.comms.figures``.
 """
 from __future__ import annotations
 
@@ -14,37 +17,24 @@ from typing import Any
 
 import redis
 from dash import Input, Output, State, callback, ctx, no_update
-from werkzeug.exceptions import Forbidden, Unauthorized
 
 from dashboard.comms import bulletins as B
 from dashboard.comms import channels as C
-from dashboard.comms.bulletin_store import (STATE_LABELS, BulletinError, BulletinStore, awaiting_reply,
-                                      incident_status, mark_replied, response_times)
-from dashboard.comms.holidays import (HolidayCalendar, HolidayError, period_choices, period_from_value,
-                                period_value)
-from dashboard.comms.reach import (ReachFileError, ReachStore, BadValue, cumulative, parse_time,
-                             report, report_csv)
+from dashboard.comms import drafts, figures
+from dashboard.comms.bulletin_store import (STATE_LABELS, BulletinError, BulletinStore,
+                                            awaiting_reply, mark_replied, response_times)
+from dashboard.comms.holidays import HolidayCalendar, HolidayError, period_choices, period_value
+from dashboard.comms.reach import ReachFileError, ReachStore, report_csv
+from dashboard.dispatch.labels import CATEGORY_LABELS
 from dashboard.timeutil import SHANGHAI
 from dashboard.web import session
-from dashboard.web.session import require
+from dashboard.web.session import check, require
 from layouts import comms as L
 from layouts import ids
-
-FORM = "__form__"
-CATEGORY_LABELS = {"accident": "事故", "breakdown": "故障车", "hazard": "障碍", "closure": "封闭",
-                   "jam": "拥堵", "roadworks": "施工", "flooding": "积水", "weather": "天气",
-                   "illegal_parking": "违停", "overload": "超员", "detour": "绕行"}
 
 
 def _svc():
     return session.services()
-
-
-def _check(user, permission: str) -> None:
-    if user is None:
-        raise Unauthorized("log in first")
-    if not user.can(permission):
-        raise Forbidden(f"role {user.role!r} lacks {permission}")
 
 
 def _dt(now: float) -> datetime:
@@ -62,10 +52,10 @@ def _waited(seconds: float) -> str:
 
 
 # -- source picker ----------------------------------------------------------------------------
-def source_options(template: str, svc, user, now: float | None = None
-                   ) -> tuple[list[dict[str, str]], Any, dict[str, str]]:
-    """(options, value, control-form style) for the chosen template."""
-    _check(user, "view_comms")
+def source_options(template: str, svc, user, now: float | None = None) -> dict[str, Any]:
+    """The source picker's options and value, and the control form's style, for the
+    chosen template."""
+    check(user, "view_comms")
     now = time.time() if now is None else now
     dt = _dt(now)
     hidden, shown = {"display": "none"}, {"display": "flex", "gap": "10px", "flexWrap": "wrap",
@@ -82,7 +72,7 @@ def source_options(template: str, svc, user, now: float | None = None
             opts.append({"value": e.id, "label": f"{B.Works.from_event(e).place} "
                          f"{B.cn_span(e.starts_at, e.ends_at)}"})
     elif template == "control":
-        opts.append({"value": FORM, "label": "按下方表单填写 (use the form below)"})
+        opts.append({"value": drafts.FORM_SOURCE, "label": "按下方表单填写 (use the form below)"})
         for e in B.closure_candidates(svc.store, dt)[:100]:
             opts.append({"value": e.id, "label": f"封闭 {B.event_place(e)}"})
     elif template == "holiday":
@@ -97,103 +87,46 @@ def source_options(template: str, svc, user, now: float | None = None
                     and rec.state in ("approved", "published"):
                 opts.append({"value": rec.id, "label": f"{rec.id} {rec.bulletin.title} "
                              f"{rec.bulletin.place}"[:80]})
-    value = opts[0]["value"] if opts else None
-    return opts, value, shown if template == "control" else hidden
+    return {"options": opts, "value": opts[0]["value"] if opts else None,
+            "form_style": shown if template == "control" else hidden}
 
 
 # -- compose ------------------------------------------------------------------------------------
-def _local_time(text: str | None) -> datetime | None:
-    if not text or not text.strip():
-        return None
-    try:
-        return parse_time(text)
-    except BadValue:
-        raise BulletinError(f"时间格式应为 2026-10-01 08:00 (bad time {text[:20]!r})") from None
-
-
-def build_bulletin(template: str, source: str | None, hashtags: str, mentions: str,
-                   control: dict[str, str], svc, now: float) -> B.Bulletin:
-    """The bulletin a template makes from the live picture (BulletinError if it cannot)."""
-    dt = _dt(now)
-    kw = {"hashtags": B.split_tags(hashtags), "mentions": B.split_tags(mentions)}
-    if template == "traffic":
-        return B.live_traffic_report(svc.store, svc.network, dt,
-                                     stale_s=svc.settings.congestion_stale_s, **kw)
-    if template == "accident":
-        ev = svc.store.get_event(source) if source else None
-        if ev is None:
-            raise BulletinError("请选择一个事件 (choose an incident)")
-        _iid, status, _label = incident_status(svc.r, svc.keys, ev)
-        return B.incident_notice(ev, dt, status=status or None, **kw)
-    if template == "roadworks":
-        ev = svc.store.get_event(source) if source else None
-        if ev is None:
-            raise BulletinError("请选择一处施工 (choose a roadworks event)")
-        return B.roadworks_notice(B.works_of(ev, B.StretchFinder(svc.network)), dt, **kw)
-    if template == "control":
-        ctl: B.Control | None = None
-        if source and source != FORM:
-            ev = svc.store.get_event(source)
-            if ev is not None:
-                ctl = B.Control.from_event(ev)
-        place = (control.get("place") or "").strip()
-        if ctl is None:
-            if not place:
-                raise BulletinError("请填写管制路段 (fill in the place)")
-            ctl = B.Control(place=place)
-        ctl = B.Control(place=place or ctl.place,
-                        reason=(control.get("reason") or "").strip() or ctl.reason,
-                        starts_at=_local_time(control.get("start")) or ctl.starts_at,
-                        ends_at=_local_time(control.get("end")) or ctl.ends_at,
-                        detour=(control.get("detour") or "").strip() or ctl.detour,
-                        ids=ctl.ids)
-        return B.control_notice(ctl, dt, **kw)
-    if template == "holiday":
-        cal = HolidayCalendar.load(svc.settings.state_dir)
-        try:
-            period = period_from_value(cal, source or "")
-        except HolidayError:
-            raise BulletinError("请选择假期 (choose a holiday)") from None
-        return B.live_holiday_advisory(svc.store, svc.network, period, dt,
-                                       stale_s=svc.settings.congestion_stale_s, **kw)
-    if template == "cleared":
-        rec = BulletinStore(svc.r, svc.keys).get(source or "")
-        if rec is None:
-            raise BulletinError("请选择要续报的稿件 (choose the earlier bulletin)")
-        return B.cleared_notice(rec.bulletin, dt, **kw)
-    raise BulletinError(f"未知模板 {template!r}")
+def _composed(text: Any = no_update, data: Any = no_update, editing: Any = no_update,
+              message: str = "") -> dict[str, Any]:
+    return {"text": text, "data": data, "editing": editing, "message": message}
 
 
 def compose(trigger: str | None, template: str, source: str | None, hashtags: str,
             mentions: str, control: dict[str, str], text: str, data: dict | None,
             editing: dict | None, selected: str | None, svc, user,
-            now: float | None = None) -> tuple[Any, Any, Any, str]:
-    """(text, bulletin data, editing, message) after a compose button."""
-    _check(user, "draft_bulletin")
+            now: float | None = None) -> dict[str, Any]:
+    """The text, bulletin data, editing (id, rev) and message after a compose button."""
+    check(user, "draft_bulletin")
     now = time.time() if now is None else now
     try:
         if trigger == ids.COMMS_BTN_DRAFT:
-            b = build_bulletin(template, source, hashtags or "", mentions or "", control or {},
-                               svc, now)
-            return b.text, b.to_dict(), None, f"已生成{b.title}，可直接修改 (drafted; edit freely)"
+            b = drafts.build(svc.r, svc.keys, svc.store, svc.settings, template, source,
+                             hashtags or "", mentions or "", control or {}, now)
+            return _composed(b.text, b.to_dict(), None,
+                             f"已生成{b.title}，可直接修改 (drafted; edit freely)")
         if trigger == ids.COMMS_BTN_TAGS:
-            base = B.parse_text(text or "", (data or {}).get("kind", "free"))
-            new = B.decorate(f"【{base.title}】{base.body}" if base.title else base.body,
-                             B.split_tags(hashtags or ""), B.split_tags(mentions or ""))
-            return new, no_update, no_update, "已插入话题和@ (tags inserted)"
+            return _composed(drafts.with_tags(text or "", (data or {}).get("kind", "free"),
+                                              hashtags or "", mentions or ""),
+                             message="已插入话题和@ (tags inserted)")
         if trigger == ids.COMMS_BTN_LOAD:
             rec = BulletinStore(svc.r, svc.keys).get(selected or "")
             if rec is None:
                 raise BulletinError("请先选择稿件 (choose a bulletin)")
-            return (rec.text, rec.bulletin.to_dict(), {"id": rec.id, "rev": rec.rev},
-                    f"正在编辑 {rec.id} (editing; saving sends it back to review)")
+            return _composed(rec.text, rec.bulletin.to_dict(), {"id": rec.id, "rev": rec.rev},
+                             f"正在编辑 {rec.id} (editing; saving sends it back to review)")
         if trigger == ids.COMMS_BTN_NEW:
-            return "", None, None, "新稿 (new draft)"
+            return _composed("", None, None, "新稿 (new draft)")
     except BulletinError as exc:
-        return no_update, no_update, no_update, str(exc)
+        return _composed(message=str(exc))
     except redis.RedisError as exc:
-        return no_update, no_update, no_update, f"数据连接中断 ({exc.__class__.__name__})"
-    return no_update, no_update, no_update, ""
+        return _composed(message=f"数据连接中断 ({exc.__class__.__name__})")
+    return _composed()
 
 
 def _bulletin_of(text: str, data: dict | None) -> B.Bulletin:
@@ -208,15 +141,16 @@ def _bulletin_of(text: str, data: dict | None) -> B.Bulletin:
     return B.parse_text(text)
 
 
-def previews_view(text: str, data: dict | None, user) -> list:
-    """For each channel: the text as carried, and the counter children."""
-    _check(user, "view_comms")
+def previews_view(text: str, data: dict | None, user) -> dict[str, dict[str, Any]]:
+    """For each channel (by name): the text as carried ("previews") and the counter
+    children ("counts")."""
+    check(user, "view_comms")
     b = _bulletin_of(text, data)
-    out_text, out_count = [], []
+    previews: dict[str, Any] = {}
+    counts: dict[str, Any] = {}
     for ch in ids.COMMS_CHANNELS:
         if not (text or "").strip():
-            out_text.append("")
-            out_count.append("")
+            previews[ch], counts[ch] = "", ""
             continue
         ct = C.render(b, ch)
         shown = ct.text if ch != "sms" else "\n— — —\n".join(p[1] for p in ct.parts) or ct.text
@@ -228,22 +162,26 @@ def previews_view(text: str, data: dict | None, user) -> list:
             shown = f"{ct.preview}"
         parts = [(n, length, lim) for n, _t, length, lim in ct.parts] \
             if ch in ("wechat", "push") else []
-        out_text.append(shown)
-        out_count.append(L.counter_children(ct.length, ct.limit, ct.unit, ct.segments, ct.over,
-                                            ct.note, parts))
-    return out_text + out_count
+        previews[ch] = shown
+        counts[ch] = L.counter_children(ct.length, ct.limit, ct.unit, ct.segments, ct.over,
+                                        ct.note, parts)
+    return {"previews": previews, "counts": counts}
 
 
 # -- review --------------------------------------------------------------------------------------
 def act(trigger: str | None, text: str, data: dict | None, editing: dict | None,
         selected: str | None, selected_rev: int | None, channel: str, post_id: str,
-        changed: int, svc, user, now: float | None = None) -> tuple[str, Any, Any]:
-    """(message, changed counter, editing) after save / approve / publish; a saved
-    bulletin becomes the selected one (the list callback reads ``editing``)."""
+        changed: int, svc, user, now: float | None = None) -> dict[str, Any]:
+    """The message, the changed counter and editing (id, rev) after save / approve /
+    publish; a saved bulletin becomes the selected one (the list callback reads
+    ``editing``)."""
     permission = "approve_bulletin" if trigger == ids.COMMS_BTN_APPROVE else "draft_bulletin"
-    _check(user, permission)
+    check(user, permission)
     now = time.time() if now is None else now
     bs = BulletinStore(svc.r, svc.keys)
+
+    def out(message: str, changed_: Any = no_update, editing_: Any = no_update):
+        return {"message": message, "changed": changed_, "editing": editing_}
     try:
         if trigger == ids.COMMS_BTN_SAVE:
             if editing and editing.get("id"):
@@ -253,23 +191,21 @@ def act(trigger: str | None, text: str, data: dict | None, editing: dict | None,
             else:
                 rec = bs.create(_bulletin_of(text, data), user, text=text or "", now=now)
                 msg = f"已保存草稿 {rec.id}，等待另一名民警审核 (saved; awaiting a second approver)"
-            return msg, (changed or 0) + 1, {"id": rec.id, "rev": rec.rev}
+            return out(msg, (changed or 0) + 1, {"id": rec.id, "rev": rec.rev})
         if not selected:
-            return "请先选择稿件 (choose a bulletin)", no_update, no_update
+            return out("请先选择稿件 (choose a bulletin)")
         if trigger == ids.COMMS_BTN_APPROVE:
             rec = bs.approve(selected, user, int(selected_rev or 0), now=now)
-            return (f"{rec.id} 已审核通过 (approved by {user.name})", (changed or 0) + 1,
-                    no_update)
+            return out(f"{rec.id} 已审核通过 (approved by {user.name})", (changed or 0) + 1)
         if trigger == ids.COMMS_BTN_PUBLISH:
             rec = bs.publish(selected, user, int(selected_rev or 0), channel, post_id or "",
                              now=now)
-            return (f"{rec.id} 已登记发布 {channel} {post_id} (marked published)",
-                    (changed or 0) + 1, no_update)
+            return out(f"{rec.id} 已登记发布 {channel} {post_id} (marked published)", (changed or 0) + 1)
     except BulletinError as exc:
-        return str(exc), (changed or 0) + 1, no_update
+        return out(str(exc), (changed or 0) + 1)
     except redis.RedisError as exc:
-        return f"数据连接中断 ({exc.__class__.__name__})", no_update, no_update
-    return "", no_update, no_update
+        return out(f"数据连接中断 ({exc.__class__.__name__})")
+    return out("")
 
 
 def _row(rec) -> dict[str, Any]:
@@ -283,31 +219,35 @@ def _row(rec) -> dict[str, Any]:
 
 
 def bulletins_view(svc, user, selected: str | None = None, prefer: str | None = None
-                   ) -> tuple[Any, list[dict[str, str]], str | None]:
-    """(table, select options, selected id) of recent bulletins. ``prefer`` (the bulletin
-    just saved) wins over the current selection when it is in the list."""
-    _check(user, "view_comms")
+                   ) -> dict[str, Any]:
+    """The table, select options and selected id ("value") of recent bulletins.
+    ``prefer`` (the bulletin just saved) wins over the current selection when it is in
+    the list."""
+    check(user, "view_comms")
     recs = BulletinStore(svc.r, svc.keys).recent(20)
     opts = [{"value": r.id, "label": f"{r.id} {STATE_LABELS.get(r.state, r.state)} "
                                      f"{r.bulletin.title}"} for r in recs]
     known = {r.id for r in recs}
     value = prefer if prefer in known else selected if selected in known else None
-    return L.bulletin_table([_row(r) for r in recs]), opts, value
+    return {"table": L.bulletin_table([_row(r) for r in recs]), "options": opts,
+            "value": value}
 
 
-def selected_view(bulletin_id: str | None, svc, user) -> tuple[Any, Any]:
-    """(the selected bulletin's text and state, its rev for the optimistic check)."""
-    _check(user, "view_comms")
+def selected_view(bulletin_id: str | None, svc, user) -> dict[str, Any]:
+    """The selected bulletin's text and state ("view"), and its rev for the optimistic
+    check."""
+    check(user, "view_comms")
     rec = BulletinStore(svc.r, svc.keys).get(bulletin_id or "")
     if rec is None:
-        return None, None
-    return L.selected_view({**_row(rec), "rev": rec.rev, "text": rec.text}), rec.rev
+        return {"view": None, "rev": None}
+    return {"view": L.selected_view({**_row(rec), "rev": rec.rev, "text": rec.text}),
+            "rev": rec.rev}
 
 
 # -- citizen reports --------------------------------------------------------------------------
-def reports_view(svc, user, now: float | None = None) -> tuple[str, Any, list[dict[str, str]]]:
-    """(response-time line, table, options) of reports awaiting a reply."""
-    _check(user, "view_comms")
+def reports_view(svc, user, now: float | None = None) -> dict[str, Any]:
+    """The response-time line, the table and the options of reports awaiting a reply."""
+    check(user, "view_comms")
     now = time.time() if now is None else now
     waiting = awaiting_reply(svc.r, svc.keys, svc.store, now)
     rt = response_times(svc.r, svc.keys, now - 86400)
@@ -326,21 +266,23 @@ def reports_view(svc, user, now: float | None = None) -> tuple[str, Any, list[di
             for w in waiting]
     opts = [{"value": w["id"], "label": f"{_hhmm(w['since'])} {w['place']} "
                                         f"{w['text'][:30]}"} for w in waiting]
-    return line, L.reports_table(rows), opts
+    return {"response": line, "table": L.reports_table(rows), "options": opts}
 
 
 def reply(event_id: str | None, text: str, replied: int, svc, user,
-          now: float | None = None) -> tuple[str, Any]:
-    _check(user, "draft_bulletin")
+          now: float | None = None) -> dict[str, Any]:
+    """The message and the replied counter after recording a reply."""
+    check(user, "draft_bulletin")
     if not event_id:
-        return "请先选择报料 (choose a report)", no_update
+        return {"message": "请先选择报料 (choose a report)", "replied": no_update}
     try:
         entry = mark_replied(svc.r, svc.keys, user, event_id, text or "", now=now,
                              store=svc.store)
     except BulletinError as exc:
-        return str(exc), no_update
+        return {"message": str(exc), "replied": no_update}
     wait = max(0.0, entry["at"] - entry["since"])
-    return f"已记录回复，响应时间 {_waited(wait)} (reply recorded)", (replied or 0) + 1
+    return {"message": f"已记录回复，响应时间 {_waited(wait)} (reply recorded)",
+            "replied": (replied or 0) + 1}
 
 
 # -- reach ---------------------------------------------------------------------------------------
@@ -354,68 +296,19 @@ def _pct(r: float | None) -> str:
     return "—" if r is None else f"{r * 100:.0f}%"
 
 
-def reach_report(period_val: str | None, svc) -> dict[str, Any]:
-    cal = HolidayCalendar.load(svc.settings.state_dir)
-    period = period_from_value(cal, period_val or "")
-    return report(ReachStore(svc.r, svc.keys), period.start, period.end, period=period,
-                  calendar=cal)
+def _report(period_val: str | None, svc) -> dict[str, Any]:
+    return figures.period_report(svc.r, svc.keys, svc.settings.state_dir, period_val)
 
 
-def figures(rep: dict[str, Any]) -> tuple[dict, dict]:
-    """(reads per day bars, cumulative reads vs previous holiday and reference) as plain
-    plotly dicts."""
-    days = rep["reads_per_day"]
-    name = (rep.get("holiday") or {}).get("name", "本期")
-    year = rep["from"][:4]
-    x = [f"第{i + 1}天 {d['date'][5:]}" for i, d in enumerate(days)]
-    font = {"family": "Noto Sans CJK SC, WenQuanYi Micro Hei, Microsoft YaHei, sans-serif",
-            "size": 13}
-    base_layout = {"margin": {"l": 60, "r": 20, "t": 50, "b": 60}, "font": font,
-                   "legend": {"orientation": "h", "y": -0.2}, "paper_bgcolor": "#fff",
-                   "plot_bgcolor": "#fff", "yaxis": {"title": {"text": "阅读数"},
-                                                     "gridcolor": "#e6ebf2",
-                                                     "rangemode": "tozero"}}
-    bars = [{"type": "bar", "name": f"{year}{name}", "x": x, "y": [d["reads"] for d in days],
-             "marker": {"color": "#1f5fbf"},
-             "customdata": [d["posts"] for d in days],
-             "hovertemplate": "%{x}<br>阅读 %{y:,}<br>发布 %{customdata} 条<extra></extra>"}]
-    prev = rep.get("previous")
-    cum = [{"type": "scatter", "mode": "lines+markers", "name": f"{year}{name}", "x": list(
-        range(1, len(days) + 1)), "y": cumulative(days), "line": {"color": "#1f5fbf",
-                                                                 "width": 3}}]
-    if prev:
-        pname = f"{prev['from'][:4]}{(prev.get('holiday') or {}).get('name', '')}"
-        pdays = prev["reads_per_day"]
-        bars.append({"type": "bar", "name": pname, "x": x[:len(pdays)],
-                     "y": [d["reads"] for d in pdays[:len(x)]], "marker": {"color": "#9fb6d9"}})
-        cum.append({"type": "scatter", "mode": "lines+markers", "name": pname,
-                    "x": list(range(1, len(pdays) + 1)), "y": cumulative(pdays),
-                    "line": {"color": "#9fb6d9", "width": 2, "dash": "dash"}})
-    ref = rep.get("reference")
-    n = max(len(days), len((prev or {}).get("reads_per_day", [])), int((ref or {}).get(
-        "days", 0)))
-    if ref:
-        cum.append({"type": "scatter", "mode": "lines", "name": f"{ref['label']}（总量）",
-                    "x": [1, max(n, 2)], "y": [ref["reads"], ref["reads"]],
-                    "line": {"color": "#b07d00", "width": 2, "dash": "dot"},
-                    "hovertemplate": f"{ref['label']}总阅读 {ref['reads']:,}<extra></extra>"})
-    daily = {"data": bars, "layout": {**base_layout, "barmode": "group",
-                                      "title": {"text": "每日阅读数（按发布日）", "x": 0.02}}}
-    cumul = {"data": cum, "layout": {**base_layout,
-                                     "title": {"text": "累计阅读数对比", "x": 0.02},
-                                     "xaxis": {"dtick": 1, "tickprefix": "第",
-                                               "ticksuffix": "天"}}}
-    return daily, cumul
-
-
-def reach_view(period_val: str | None, svc, user) -> tuple[Any, dict, dict, str]:
-    """(headline, daily figure, cumulative figure, message)."""
-    _check(user, "view_comms")
-    empty = {"data": [], "layout": {"title": {"text": "无数据"}}}
+def reach_view(period_val: str | None, svc, user) -> dict[str, Any]:
+    """The headline, the daily and cumulative figures and the message of the reach
+    panel."""
+    check(user, "view_comms")
     try:
-        rep = reach_report(period_val, svc)
+        rep = _report(period_val, svc)
     except HolidayError as exc:
-        return None, empty, empty, str(exc)
+        return {"headline": None, "daily": figures.empty_figure(),
+                "cumulative": figures.empty_figure(), "message": str(exc)}
     prev, ref = rep.get("previous"), rep.get("reference")
     best = rep.get("best_post")
     items = [
@@ -431,16 +324,17 @@ def reach_view(period_val: str | None, svc, user) -> tuple[Any, dict, dict, str]
         items.append((f"参考 {ref['label']}", _fmt(ref["reads"]),
                       f"{ref['posts']}条，单条最高{ref['best_post_reads']:,}；本期为其"
                       f"{_pct(rep.get('vs_reference'))}"))
-    daily, cumul = figures(rep)
+    daily, cumul = figures.reach_figures(rep)
     note = f"数据截至 {rep['as_of'][:16].replace('T', ' ')}" if rep.get("as_of") else \
         "本期暂无阅读数据 (no figures imported for this period)"
-    return L.headline(items), daily, cumul, note
+    return {"headline": L.headline(items), "daily": daily, "cumulative": cumul,
+            "message": note}
 
 
 def reach_csv(period_val: str | None, svc, user) -> dict[str, Any] | None:
-    _check(user, "view_comms")
+    check(user, "view_comms")
     try:
-        rep = reach_report(period_val, svc)
+        rep = _report(period_val, svc)
     except HolidayError:
         return None
     return {"content": report_csv(rep), "filename": f"reach-{rep['from']}-{rep['to']}.csv",
@@ -448,130 +342,167 @@ def reach_csv(period_val: str | None, svc, user) -> dict[str, Any] | None:
 
 
 def reach_upload(contents: str | None, filename: str | None, imported: int, svc, user,
-                 now: float | None = None) -> tuple[str, Any]:
-    """Import an uploaded export (data URL) like ``lukuang reach import``."""
-    _check(user, "import_reach")
+                 now: float | None = None) -> dict[str, Any]:
+    """Import an uploaded export (data URL) like ``lukuang reach import``: the message and
+    the imported counter."""
+    check(user, "import_reach")
     if not contents or "," not in contents:
-        return "", no_update
+        return {"message": "", "imported": no_update}
     try:
         payload = base64.b64decode(contents.split(",", 1)[1], validate=False)
         summary = ReachStore(svc.r, svc.keys).import_file(payload, at=now)
     except ReachFileError as exc:
-        return f"无法导入 {filename or ''}: {exc}", no_update
+        return {"message": f"无法导入 {filename or ''}: {exc}", "imported": no_update}
     except (ValueError, redis.RedisError) as exc:
-        return f"无法导入 {filename or ''}: {exc.__class__.__name__}", no_update
+        return {"message": f"无法导入 {filename or ''}: {exc.__class__.__name__}",
+                "imported": no_update}
     rej = summary["rejected"]
     msg = (f"已导入 {filename or ''}: {summary['posts']} 条微博，新快照 {summary['snapshots']} 个"
            + (f"；{len(rej)} 行被拒绝：" + "；".join(f"第{x['row']}行 {x['reason']}"
                                                   for x in rej[:5]) if rej else ""))
-    return msg, (imported or 0) + 1
+    return {"message": msg, "imported": (imported or 0) + 1}
 
 
 # -- the registered callbacks ----------------------------------------------------------------
-@callback(Output(ids.COMMS_SOURCE, "options"), Output(ids.COMMS_SOURCE, "value"),
-          Output(ids.COMMS_CONTROL_FORM, "style"), Input(ids.COMMS_TEMPLATE, "value"),
-          Input(ids.COMMS_CHANGED, "data"))
-def _source_cb(template, _changed):
+@callback(output=dict(options=Output(ids.COMMS_SOURCE, "options"),
+                      value=Output(ids.COMMS_SOURCE, "value"),
+                      form_style=Output(ids.COMMS_CONTROL_FORM, "style")),
+          inputs=dict(template=Input(ids.COMMS_TEMPLATE, "value"),
+                      changed=Input(ids.COMMS_CHANGED, "data")))
+def _source_cb(template, changed):
     user = require("view_comms")
     return source_options(template, _svc(), user)
 
 
-@callback(Output(ids.COMMS_TEXT, "value"), Output(ids.COMMS_DATA, "data"),
-          Output(ids.COMMS_EDITING, "data"), Output(ids.COMMS_COMPOSE_MSG, "children"),
-          Input(ids.COMMS_BTN_DRAFT, "n_clicks"), Input(ids.COMMS_BTN_TAGS, "n_clicks"),
-          Input(ids.COMMS_BTN_LOAD, "n_clicks"), Input(ids.COMMS_BTN_NEW, "n_clicks"),
-          State(ids.COMMS_TEMPLATE, "value"), State(ids.COMMS_SOURCE, "value"),
-          State(ids.COMMS_HASHTAGS, "value"), State(ids.COMMS_MENTIONS, "value"),
-          State(ids.COMMS_CTL_PLACE, "value"), State(ids.COMMS_CTL_REASON, "value"),
-          State(ids.COMMS_CTL_START, "value"), State(ids.COMMS_CTL_END, "value"),
-          State(ids.COMMS_CTL_DETOUR, "value"), State(ids.COMMS_TEXT, "value"),
-          State(ids.COMMS_DATA, "data"), State(ids.COMMS_EDITING, "data"),
-          State(ids.COMMS_SELECT, "value"), prevent_initial_call=True)
-def _compose_cb(_d, _t, _l, _n, template, source, hashtags, mentions, place, reason, start,
-                end, detour, text, data, editing, selected):
+@callback(output=dict(text=Output(ids.COMMS_TEXT, "value"), data=Output(ids.COMMS_DATA, "data"),
+                      editing=Output(ids.COMMS_EDITING, "data"),
+                      message=Output(ids.COMMS_COMPOSE_MSG, "children")),
+          inputs=dict(draft=Input(ids.COMMS_BTN_DRAFT, "n_clicks"),
+                      tags=Input(ids.COMMS_BTN_TAGS, "n_clicks"),
+                      load=Input(ids.COMMS_BTN_LOAD, "n_clicks"),
+                      new=Input(ids.COMMS_BTN_NEW, "n_clicks")),
+          state=dict(template=State(ids.COMMS_TEMPLATE, "value"),
+                     source=State(ids.COMMS_SOURCE, "value"),
+                     hashtags=State(ids.COMMS_HASHTAGS, "value"),
+                     mentions=State(ids.COMMS_MENTIONS, "value"),
+                     control=dict(place=State(ids.COMMS_CTL_PLACE, "value"),
+                                  reason=State(ids.COMMS_CTL_REASON, "value"),
+                                  start=State(ids.COMMS_CTL_START, "value"),
+                                  end=State(ids.COMMS_CTL_END, "value"),
+                                  detour=State(ids.COMMS_CTL_DETOUR, "value")),
+                     text=State(ids.COMMS_TEXT, "value"), data=State(ids.COMMS_DATA, "data"),
+                     editing=State(ids.COMMS_EDITING, "data"),
+                     selected=State(ids.COMMS_SELECT, "value")),
+          prevent_initial_call=True)
+def _compose_cb(draft, tags, load, new, template, source, hashtags, mentions, control, text,
+                data, editing, selected):
     user = require("draft_bulletin")
-    control = {"place": place, "reason": reason, "start": start, "end": end, "detour": detour}
     return compose(ctx.triggered_id, template, source, hashtags, mentions, control, text, data,
                    editing, selected, _svc(), user)
 
 
-@callback(*[Output(ids.COMMS_PREVIEW[c], "children") for c in ids.COMMS_CHANNELS],
-          *[Output(ids.COMMS_COUNT[c], "children") for c in ids.COMMS_CHANNELS],
-          Input(ids.COMMS_TEXT, "value"), Input(ids.COMMS_DATA, "data"))
+@callback(output=dict(previews={c: Output(ids.COMMS_PREVIEW[c], "children")
+                                for c in ids.COMMS_CHANNELS},
+                      counts={c: Output(ids.COMMS_COUNT[c], "children")
+                              for c in ids.COMMS_CHANNELS}),
+          inputs=dict(text=Input(ids.COMMS_TEXT, "value"), data=Input(ids.COMMS_DATA, "data")))
 def _previews_cb(text, data):
     user = require("view_comms")
     return previews_view(text, data, user)
 
 
-@callback(Output(ids.COMMS_REVIEW_MSG, "children"), Output(ids.COMMS_CHANGED, "data"),
-          Output(ids.COMMS_EDITING, "data", allow_duplicate=True),
-          Input(ids.COMMS_BTN_SAVE, "n_clicks"), Input(ids.COMMS_BTN_APPROVE, "n_clicks"),
-          Input(ids.COMMS_BTN_PUBLISH, "n_clicks"),
-          State(ids.COMMS_TEXT, "value"), State(ids.COMMS_DATA, "data"),
-          State(ids.COMMS_EDITING, "data"), State(ids.COMMS_SELECT, "value"),
-          State(ids.COMMS_SELECTED_REV, "data"), State(ids.COMMS_PUB_CHANNEL, "value"),
-          State(ids.COMMS_PUB_POSTID, "value"), State(ids.COMMS_CHANGED, "data"),
+@callback(output=dict(message=Output(ids.COMMS_REVIEW_MSG, "children"),
+                      changed=Output(ids.COMMS_CHANGED, "data"),
+                      editing=Output(ids.COMMS_EDITING, "data", allow_duplicate=True)),
+          inputs=dict(save=Input(ids.COMMS_BTN_SAVE, "n_clicks"),
+                      approve=Input(ids.COMMS_BTN_APPROVE, "n_clicks"),
+                      publish=Input(ids.COMMS_BTN_PUBLISH, "n_clicks")),
+          state=dict(text=State(ids.COMMS_TEXT, "value"), data=State(ids.COMMS_DATA, "data"),
+                     editing=State(ids.COMMS_EDITING, "data"),
+                     selected=State(ids.COMMS_SELECT, "value"),
+                     rev=State(ids.COMMS_SELECTED_REV, "data"),
+                     channel=State(ids.COMMS_PUB_CHANNEL, "value"),
+                     post_id=State(ids.COMMS_PUB_POSTID, "value"),
+                     changed=State(ids.COMMS_CHANGED, "data")),
           prevent_initial_call=True)
-def _act_cb(_s, _a, _p, text, data, editing, selected, rev, channel, post_id, changed):
+def _act_cb(save, approve, publish, text, data, editing, selected, rev, channel, post_id,
+            changed):
     trigger = ctx.triggered_id
     user = require("approve_bulletin" if trigger == ids.COMMS_BTN_APPROVE else "draft_bulletin")
     return act(trigger, text, data, editing, selected, rev, channel, post_id, changed, _svc(),
                user)
 
 
-@callback(Output(ids.COMMS_LIST, "children"), Output(ids.COMMS_SELECT, "options"),
-          Output(ids.COMMS_SELECT, "value"), Input(ids.COMMS_CHANGED, "data"),
-          Input(ids.COMMS_TICK, "n_intervals"), State(ids.COMMS_SELECT, "value"),
-          State(ids.COMMS_EDITING, "data"))
-def _list_cb(_changed, _n, selected, editing):
+@callback(output=dict(table=Output(ids.COMMS_LIST, "children"),
+                      options=Output(ids.COMMS_SELECT, "options"),
+                      value=Output(ids.COMMS_SELECT, "value")),
+          inputs=dict(changed=Input(ids.COMMS_CHANGED, "data"),
+                      tick=Input(ids.COMMS_TICK, "n_intervals")),
+          state=dict(selected=State(ids.COMMS_SELECT, "value"),
+                     editing=State(ids.COMMS_EDITING, "data")))
+def _list_cb(changed, tick, selected, editing):
     user = require("view_comms")
     prefer = (editing or {}).get("id") if ctx.triggered_id == ids.COMMS_CHANGED else None
     return bulletins_view(_svc(), user, selected, prefer)
 
 
-@callback(Output(ids.COMMS_SELECTED, "children"), Output(ids.COMMS_SELECTED_REV, "data"),
-          Input(ids.COMMS_SELECT, "value"), Input(ids.COMMS_CHANGED, "data"))
-def _selected_cb(bulletin_id, _changed):
+@callback(output=dict(view=Output(ids.COMMS_SELECTED, "children"),
+                      rev=Output(ids.COMMS_SELECTED_REV, "data")),
+          inputs=dict(bulletin_id=Input(ids.COMMS_SELECT, "value"),
+                      changed=Input(ids.COMMS_CHANGED, "data")))
+def _selected_cb(bulletin_id, changed):
     user = require("view_comms")
     return selected_view(bulletin_id, _svc(), user)
 
 
-@callback(Output(ids.COMMS_RESPONSE, "children"), Output(ids.COMMS_REPORTS, "children"),
-          Output(ids.COMMS_REPLY_SELECT, "options"), Input(ids.COMMS_TICK, "n_intervals"),
-          Input(ids.COMMS_REPLIED, "data"))
-def _reports_cb(_n, _replied):
+@callback(output=dict(response=Output(ids.COMMS_RESPONSE, "children"),
+                      table=Output(ids.COMMS_REPORTS, "children"),
+                      options=Output(ids.COMMS_REPLY_SELECT, "options")),
+          inputs=dict(tick=Input(ids.COMMS_TICK, "n_intervals"),
+                      replied=Input(ids.COMMS_REPLIED, "data")))
+def _reports_cb(tick, replied):
     user = require("view_comms")
     return reports_view(_svc(), user)
 
 
-@callback(Output(ids.COMMS_REPLY_MSG, "children"), Output(ids.COMMS_REPLIED, "data"),
-          Input(ids.COMMS_BTN_REPLY, "n_clicks"), State(ids.COMMS_REPLY_SELECT, "value"),
-          State(ids.COMMS_REPLY_TEXT, "value"), State(ids.COMMS_REPLIED, "data"),
+@callback(output=dict(message=Output(ids.COMMS_REPLY_MSG, "children"),
+                      replied=Output(ids.COMMS_REPLIED, "data")),
+          inputs=dict(clicks=Input(ids.COMMS_BTN_REPLY, "n_clicks")),
+          state=dict(event_id=State(ids.COMMS_REPLY_SELECT, "value"),
+                     text=State(ids.COMMS_REPLY_TEXT, "value"),
+                     replied=State(ids.COMMS_REPLIED, "data")),
           prevent_initial_call=True)
-def _reply_cb(_n, event_id, text, replied):
+def _reply_cb(clicks, event_id, text, replied):
     user = require("draft_bulletin")
     return reply(event_id, text, replied, _svc(), user)
 
 
-@callback(Output(ids.COMMS_REACH_HEADLINE, "children"), Output(ids.COMMS_REACH_DAILY, "figure"),
-          Output(ids.COMMS_REACH_CUMUL, "figure"), Output(ids.COMMS_REACH_MSG, "children"),
-          Input(ids.COMMS_REACH_PERIOD, "value"), Input(ids.COMMS_TICK, "n_intervals"),
-          Input(ids.COMMS_REACH_IMPORTED, "data"))
-def _reach_cb(period_val, _n, _imported):
+@callback(output=dict(headline=Output(ids.COMMS_REACH_HEADLINE, "children"),
+                      daily=Output(ids.COMMS_REACH_DAILY, "figure"),
+                      cumulative=Output(ids.COMMS_REACH_CUMUL, "figure"),
+                      message=Output(ids.COMMS_REACH_MSG, "children")),
+          inputs=dict(period=Input(ids.COMMS_REACH_PERIOD, "value"),
+                      tick=Input(ids.COMMS_TICK, "n_intervals"),
+                      imported=Input(ids.COMMS_REACH_IMPORTED, "data")))
+def _reach_cb(period, tick, imported):
     user = require("view_comms")
-    return reach_view(period_val, _svc(), user)
+    return reach_view(period, _svc(), user)
 
 
-@callback(Output(ids.COMMS_DOWNLOAD, "data"), Input(ids.COMMS_BTN_CSV, "n_clicks"),
-          State(ids.COMMS_REACH_PERIOD, "value"), prevent_initial_call=True)
-def _csv_cb(_n, period_val):
+@callback(output=Output(ids.COMMS_DOWNLOAD, "data"),
+          inputs=dict(clicks=Input(ids.COMMS_BTN_CSV, "n_clicks")),
+          state=dict(period=State(ids.COMMS_REACH_PERIOD, "value")),
+          prevent_initial_call=True)
+def _csv_cb(clicks, period):
     user = require("view_comms")
-    return reach_csv(period_val, _svc(), user)
+    return reach_csv(period, _svc(), user)
 
 
-@callback(Output(ids.COMMS_REACH_MSG, "children", allow_duplicate=True),
-          Output(ids.COMMS_REACH_IMPORTED, "data"), Input(ids.COMMS_UPLOAD, "contents"),
-          State(ids.COMMS_UPLOAD, "filename"), State(ids.COMMS_REACH_IMPORTED, "data"),
+@callback(output=dict(message=Output(ids.COMMS_REACH_MSG, "children", allow_duplicate=True),
+                      imported=Output(ids.COMMS_REACH_IMPORTED, "data")),
+          inputs=dict(contents=Input(ids.COMMS_UPLOAD, "contents")),
+          state=dict(filename=State(ids.COMMS_UPLOAD, "filename"),
+                     imported=State(ids.COMMS_REACH_IMPORTED, "data")),
           prevent_initial_call=True)
 def _upload_cb(contents, filename, imported):
     user = require("import_reach")

@@ -1,7 +1,8 @@
 """/feeds callback: feed health and quarantined records, every 10 s.
 
-``feeds_view`` is the plain function; the decorated callback checks the caller's
-permission (``view_feeds``) on the server before reading anything.
+``feeds_view`` is the plain function (it returns the outputs by name); the decorated
+callback checks the caller's permission (``view_feeds``) on the server before reading
+anything.
 """
 from __future__ import annotations
 
@@ -12,9 +13,9 @@ from zoneinfo import ZoneInfo
 
 import redis
 from dash import Input, Output, callback, no_update
-from werkzeug.exceptions import Forbidden, Unauthorized
 
 from dashboard.live import wall as W
+from dashboard.masking import mask_for_public
 from dashboard.web import session
 from dashboard.web.api import redact_error
 from layouts import feeds_page as L
@@ -72,7 +73,7 @@ def quarantine_groups(store, feeds: list[str], tz: ZoneInfo,
         for rec in store.quarantined(feed, per_feed):
             raw = rec.get("raw", "")
             cut = raw[:L.RAW_MAX_CHARS]
-            shown = W.masked(cut) if cut else ""
+            shown = mask_for_public(cut) if cut else ""
             if len(raw) > L.RAW_MAX_CHARS:
                 shown += f" … ({len(raw)} chars)"
             records.append({"at": _hhmm(_num(rec.get("at")), tz, with_date=True),
@@ -82,12 +83,10 @@ def quarantine_groups(store, feeds: list[str], tz: ZoneInfo,
     return groups
 
 
-def feeds_view(n: int | None, svc, user, now: float | None = None) -> tuple:
-    """(health table, quarantine list, status line). Needs ``view_feeds``."""
-    if user is None:
-        raise Unauthorized("log in to see the feeds")
-    if not user.can("view_feeds"):
-        raise Forbidden("your role cannot see the feeds")
+def feeds_view(n: int | None, svc, user, now: float | None = None) -> dict[str, Any]:
+    """The health table, the quarantine list and the status line. Needs ``view_feeds``."""
+    session.check(user, "view_feeds", anonymous="log in to see the feeds",
+                  forbidden="your role cannot see the feeds")
     session.refuse_flagged_input()
     now = time.time() if now is None else now
     tz = ZoneInfo(svc.settings.timezone)
@@ -95,14 +94,17 @@ def feeds_view(n: int | None, svc, user, now: float | None = None) -> tuple:
         health = svc.store.feed_health()
         groups = quarantine_groups(svc.store, sorted(health), tz)
     except redis.RedisError as exc:
-        return (no_update, no_update,
-                f"数据连接中断 data store unreachable ({exc.__class__.__name__}) — "
-                f"showing the last picture")
+        return {"table": no_update, "quarantine": no_update,
+                "status": f"数据连接中断 data store unreachable ({exc.__class__.__name__}) — "
+                          f"showing the last picture"}
     status = f"更新于 updated {_hhmm(now, tz, with_date=True)} · 每10秒刷新 refreshes every 10 s"
-    return L.health_table(feed_rows(health, now, tz)), L.quarantine_list(groups), status
+    return {"table": L.health_table(feed_rows(health, now, tz)),
+            "quarantine": L.quarantine_list(groups), "status": status}
 
 
-@callback(Output(ids.FEEDS_TABLE, "children"), Output(ids.FEEDS_QUARANTINE, "children"),
-          Output(ids.FEEDS_STATUS, "children"), Input(ids.FEEDS_TICK, "n_intervals"))
-def _feeds_cb(n):
-    return feeds_view(n, session.services(), session.current_user())
+@callback(output=dict(table=Output(ids.FEEDS_TABLE, "children"),
+                      quarantine=Output(ids.FEEDS_QUARANTINE, "children"),
+                      status=Output(ids.FEEDS_STATUS, "children")),
+          inputs=dict(tick=Input(ids.FEEDS_TICK, "n_intervals")))
+def _feeds_cb(tick):
+    return feeds_view(tick, session.services(), session.current_user())

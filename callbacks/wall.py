@@ -1,7 +1,8 @@
 """Wall callbacks: thin glue between the page and dashboard.wall.
 
-``refresh`` and ``freshness`` are plain functions (tests call them directly); the decorated
-callbacks only fetch the worker's services and the session user and call them.
+``refresh`` and ``freshness`` are plain functions that return the outputs by name (tests
+call them directly); the decorated callbacks name their inputs and outputs (Dash's dict
+signatures), only fetch the worker's services and the session user and call them.
 
 Cost model: every display polls every ``refresh_s``. When the data version and the minute
 are unchanged the answer is "no update" after one Redis GET. When they change, the map gets
@@ -10,7 +11,6 @@ the marker traces), never a new layout, so the view stays where it is.
 """
 from __future__ import annotations
 
-import hmac
 import time
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 
 import redis
 from dash import Input, Output, Patch, State, callback, clientside_callback, no_update
-from werkzeug.exceptions import Forbidden
 
 from dashboard.roads import basemap
 from dashboard.live import wall as W
@@ -28,7 +27,11 @@ from dashboard.storage.cache import cache_for
 from layouts import ids
 from layouts import wall as L
 
-N_OUT = 9  # outputs of refresh
+# the names of refresh's outputs (the callback's output dict)
+REFRESH_OUTPUTS = ("map", "kpis", "cidx", "hourly", "ticker", "banner", "banner_class",
+                   "view_name", "state")
+# what the data draws; kept as they are while Redis is unreachable
+PICTURE = ("map", "kpis", "cidx", "hourly", "ticker")
 MIN_ROTATE_S, MAX_ROTATE_S = 10, 3600
 HIDDEN, SHOWN = "lk-banner lk-hidden", "lk-banner lk-banner-alert"
 
@@ -48,14 +51,7 @@ def parse_query(search: str | None) -> dict[str, Any]:
 def authorise(search: str | None, settings, user=None) -> None:
     """The wall is open when no token is configured; otherwise the page's ?token= must match,
     or the caller is logged in with a role that may view the wall. Raises Forbidden (403)."""
-    if user is not None and user.can("view_wall"):
-        return
-    configured = settings.wall_token
-    if not configured:
-        return
-    supplied = parse_query(search)["token"]
-    if not hmac.compare_digest(supplied.encode(), configured.encode()):
-        raise Forbidden("wall token missing or wrong")
+    session.check_wall_access(settings.wall_token, parse_query(search)["token"], user)
 
 
 def norm_scale(scale: Any) -> float:
@@ -99,7 +95,7 @@ def _base(svc, network, geom, scale: float) -> dict[str, Any]:
 
 def _fit(bounds, scale: float) -> dict[str, Any]:
     w, h = W.MAP_PANEL_PX
-    return W.view_for_bounds(bounds, w * scale, h * scale)
+    return basemap.view_for_bounds(bounds, w * scale, h * scale)
 
 
 def _data(svc, geom, tag: str, now: float, scale: float) -> dict[str, Any]:
@@ -151,7 +147,7 @@ def _clean_state(seen: Any) -> dict[str, Any]:
     return out
 
 
-def _down(seen: dict[str, Any], tz: ZoneInfo) -> tuple:
+def _down(seen: dict[str, Any], tz: ZoneInfo) -> dict[str, Any]:
     """Redis unreachable: keep every picture as it is and say so."""
     at = seen.get("at")
     if at:
@@ -159,13 +155,15 @@ def _down(seen: dict[str, Any], tz: ZoneInfo) -> tuple:
                 f"{datetime.fromtimestamp(at, tz).strftime('%H:%M')}")
     else:
         text = "数据连接中断 — data connection lost, waiting for data"
-    return (no_update,) * 5 + (text, SHOWN, no_update, {**seen, "down": True})
+    return {**{name: no_update for name in PICTURE}, "banner": text, "banner_class": SHOWN,
+            "view_name": no_update, "state": {**seen, "down": True}}
 
 
 def refresh(n: int | None, scale: Any, seen: dict[str, Any] | None, search: str | None,
-            svc, now: float | None = None, user=None) -> tuple:
-    """One tick of the wall. Returns (map figure, KPI tiles, congestion figure, hourly figure,
-    ticker items, connection banner text, its class, view name, new page state).
+            svc, now: float | None = None, user=None) -> dict[str, Any]:
+    """One tick of the wall. Returns the outputs by name (``REFRESH_OUTPUTS``): the map
+    figure, KPI tiles, congestion figure, hourly figure, ticker items, connection banner
+    text and its class, view name, new page state.
 
     Outputs are ``no_update`` when nothing changed since the state the page holds (``seen``).
     """
@@ -189,7 +187,7 @@ def refresh(n: int | None, scale: Any, seen: dict[str, Any] | None, search: str 
     unchanged = (seen.get("v") == version and seen.get("m") == minute
                  and not seen.get("down") and seen.get("view") == view_idx)
     if not full and unchanged:
-        return (no_update,) * N_OUT
+        return {name: no_update for name in REFRESH_OUTPUTS}
     try:
         d = _data(svc, geom, f"{version}:{minute}", now, scale)
     except redis.RedisError:
@@ -206,8 +204,9 @@ def refresh(n: int | None, scale: Any, seen: dict[str, Any] | None, search: str 
                         _fit(all_views[view_idx][1], scale) if rotate else None)
     state = {"v": version, "m": minute, "net": netkey, "sc": scale, "lv": levels["digest"],
              "mk": markers["digest"], "view": view_idx, "at": now, "down": False}
-    return (figure, L.kpi_tiles(d["kpis"]), d["cidx"], d["hourly"], L.ticker(d["ticker"]),
-            "", HIDDEN, view_name, state)
+    return {"map": figure, "kpis": L.kpi_tiles(d["kpis"]), "cidx": d["cidx"],
+            "hourly": d["hourly"], "ticker": L.ticker(d["ticker"]), "banner": "",
+            "banner_class": HIDDEN, "view_name": view_name, "state": state}
 
 
 def _with_view(base: dict[str, Any], view: dict[str, Any], uirevision: str) -> dict[str, Any]:
@@ -245,9 +244,10 @@ def _patch(seen: dict[str, Any], levels: dict[str, Any], markers: dict[str, Any]
 
 
 def freshness(n: int | None, search: str | None, svc, now: float | None = None,
-              user=None) -> tuple:
-    """The feed strip, the "stale since HH:MM" banner and the clock (every ~10 s: staleness
-    grows while nothing is written, so it cannot wait for a new data version)."""
+              user=None) -> dict[str, Any]:
+    """The feed strip, the "stale since HH:MM" banner and its class, and the clock, by
+    name (every ~10 s: staleness grows while nothing is written, so it cannot wait for a
+    new data version)."""
     authorise(search, svc.settings, user)
     session.refuse_flagged_input()
     now = time.time() if now is None else now
@@ -259,9 +259,11 @@ def freshness(n: int | None, search: str | None, svc, now: float | None = None,
                                                 svc.store.feed_health)
         fresh = W.feed_freshness(health, now)
     except redis.RedisError:
-        return no_update, no_update, no_update, clock
+        return {"feeds": no_update, "banner": no_update, "banner_class": no_update,
+                "clock": clock}
     message = W.stale_message(fresh, tz)
-    return (L.freshness_strip(fresh, W.age_text), message, SHOWN if message else HIDDEN, clock)
+    return {"feeds": L.freshness_strip(fresh, W.age_text), "banner": message,
+            "banner_class": SHOWN if message else HIDDEN, "clock": clock}
 
 
 # -- registration ------------------------------------------------------------------------------
@@ -276,23 +278,28 @@ def _session_user():
 
 
 @callback(
-    Output(ids.WALL_MAP, "figure"), Output(ids.WALL_KPIS, "children"),
-    Output(ids.WALL_CIDX, "figure"), Output(ids.WALL_HOURLY, "figure"),
-    Output(ids.WALL_TICKER, "children"), Output(ids.WALL_CONN_BANNER, "children"),
-    Output(ids.WALL_CONN_BANNER, "className"), Output(ids.WALL_VIEW_NAME, "children"),
-    Output(ids.WALL_VERSION, "data"),
-    Input(ids.WALL_TICK, "n_intervals"), Input(ids.WALL_SCALE, "data"),
-    State(ids.WALL_VERSION, "data"), State(ids.WALL_URL, "search"))
-def _refresh_cb(n, scale, seen, search):
-    return refresh(n, scale, seen, search, _svc(), user=_session_user())
+    output=dict(map=Output(ids.WALL_MAP, "figure"), kpis=Output(ids.WALL_KPIS, "children"),
+                cidx=Output(ids.WALL_CIDX, "figure"), hourly=Output(ids.WALL_HOURLY, "figure"),
+                ticker=Output(ids.WALL_TICKER, "children"),
+                banner=Output(ids.WALL_CONN_BANNER, "children"),
+                banner_class=Output(ids.WALL_CONN_BANNER, "className"),
+                view_name=Output(ids.WALL_VIEW_NAME, "children"),
+                state=Output(ids.WALL_VERSION, "data")),
+    inputs=dict(tick=Input(ids.WALL_TICK, "n_intervals"), scale=Input(ids.WALL_SCALE, "data")),
+    state=dict(seen=State(ids.WALL_VERSION, "data"), search=State(ids.WALL_URL, "search")))
+def _refresh_cb(tick, scale, seen, search):
+    return refresh(tick, scale, seen, search, _svc(), user=_session_user())
 
 
 @callback(
-    Output(ids.WALL_FEEDS, "children"), Output(ids.WALL_STALE_BANNER, "children"),
-    Output(ids.WALL_STALE_BANNER, "className"), Output(ids.WALL_CLOCK, "children"),
-    Input(ids.WALL_SLOW_TICK, "n_intervals"), State(ids.WALL_URL, "search"))
-def _freshness_cb(n, search):
-    return freshness(n, search, _svc(), user=_session_user())
+    output=dict(feeds=Output(ids.WALL_FEEDS, "children"),
+                banner=Output(ids.WALL_STALE_BANNER, "children"),
+                banner_class=Output(ids.WALL_STALE_BANNER, "className"),
+                clock=Output(ids.WALL_CLOCK, "children")),
+    inputs=dict(tick=Input(ids.WALL_SLOW_TICK, "n_intervals")),
+    state=dict(search=State(ids.WALL_URL, "search")))
+def _freshness_cb(tick, search):
+    return freshness(tick, search, _svc(), user=_session_user())
 
 
 # the display's size relative to the 1920x1080 design, measured once in the browser

@@ -1,12 +1,13 @@
-"""The audit trail of dispatch actions, and the one atomic way to change dispatch state.
+"""The audit trail of the desks' state, and the one atomic way to change it: dispatch
+(incidents, units, report links) and the comms desk (bulletins, replies to reports).
 
-Every officer action is a ``Change``: checks (a hash field must still hold the value
-the caller read, e.g. an incident's ``rev``), writes, index updates and one audit
+Every action is a ``Change``: checks (a hash field must still hold the value the caller
+read, e.g. an incident's or a bulletin's ``rev``), writes, index updates and one audit
 entry. ``commit`` applies it in one Lua script: either everything happens (the writes,
 ``rev`` + 1 on each changed record, the audit entry, the data version + 1) or nothing
 does and the caller is told which check failed. That is the optimistic concurrency of
-the dispatch page: two officers acting on one incident at once, one wins, the other
-is told what changed and nothing is lost.
+the dispatch and comms pages: two people acting on one incident or bulletin at once,
+one wins, the other is told what changed and nothing is lost.
 
 The audit stream ``keys.audit()`` is append-only (never trimmed): one entry per applied
 change with who, role, when, what, target, and the changed fields before and after.
@@ -75,7 +76,8 @@ return out
 
 @dataclass
 class Change:
-    """One atomic dispatch change, built by incidents.py / units.py and applied by ``commit``."""
+    """One atomic change of desk state, built by dispatch (incidents.py, units.py) or the
+    comms desk (bulletin_store.py) and applied by ``commit``."""
 
     action: str
     target: str
@@ -216,8 +218,8 @@ def length(r: redis.Redis, keys: Keys) -> int:
 def append(r: redis.Redis, keys: Keys, who: str, role: str, action: str, target: str,
            before: dict[str, Any] | None = None, after: dict[str, Any] | None = None,
            note: str = "") -> str:
-    """Append one entry for an action that is not a dispatch ``Change`` (e.g. a comms
-    bulletin); returns the stream id. Dispatch changes are audited by ``commit``."""
+    """Append one entry for an action that changes no desk state (e.g. an audit export);
+    returns the stream id. Changes of state are audited by ``commit``."""
     ch = Change(action=action, target=target, who=who, role=role, before=before or {},
                 after=after or {}, note=note)
     return r.xadd(keys.audit(), entry_fields(ch, time.time()))

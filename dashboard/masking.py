@@ -15,6 +15,8 @@ Decisions worth knowing:
   name in a sentence cannot be told from ordinary words reliably.
 - ``mask_text`` repeats its passes until nothing is found any more, so it is
   idempotent and ``contains_pii(mask_text(t))`` never reports a phone, plate or ID.
+- ``mask_for_public`` is what the wall, the public API and the public road query show:
+  ``mask_text``, failing closed to "" if masking itself breaks.
 """
 from __future__ import annotations
 
@@ -231,6 +233,18 @@ def mask_text(text: str) -> str:
         if not changed:
             break
     return text
+
+
+def mask_for_public(text: str) -> str:
+    """Text fit to show outside the desk: personal data masked, and "" when masking fails
+    (fail closed: never show unmasked text)."""
+    if not text:
+        return ""
+    try:
+        out = mask_text(text)
+        return out if isinstance(out, str) else ""
+    except Exception:  # noqa: BLE001 - never show unmasked text
+        return ""
 
 
 def contains_pii(text: str) -> list[str]:

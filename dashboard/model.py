@@ -1,12 +1,16 @@
-"""The one record type for everything on the map: ``RoadEvent``, and its validation."""
+"""The one record type for everything on the map: ``RoadEvent``, and its validation; and
+the one way a record (any dataclass) becomes a flat Redis hash and back."""
 from __future__ import annotations
 
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field, fields
+import types
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime, timezone
-from typing import Any
+from functools import lru_cache
+from typing import (Any, Callable, Container, Mapping, NamedTuple, Union, get_args, get_origin,
+                    get_type_hints)
 
 KINDS = ("incident", "congestion", "construction", "report")
 CATEGORIES = (
@@ -74,40 +78,143 @@ class RoadEvent:
 
     def to_hash(self) -> dict[str, str]:
         """Flat string fields for a Redis hash."""
-        out: dict[str, str] = {}
-        for key, value in self.to_dict().items():
-            if value is None:
-                out[key] = ""
-            elif isinstance(value, (list, dict)):
-                # sorted keys: the content hash must not depend on the order attrs were built in
-                out[key] = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
-                                      sort_keys=True)
-            else:
-                out[key] = str(value)
-        return out
+        # sorted keys: the content hash must not depend on the order attrs were built in
+        return encode_hash(self, sort_keys=True)
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> "RoadEvent":
         """Rebuild an event from its Redis hash (the inverse of ``to_hash``)."""
-        def dt(v: str) -> datetime | None:
-            return datetime.fromisoformat(v) if v else None
-        return cls(
-            id=h["id"], kind=h["kind"], category=h["category"], severity=int(h["severity"]),
-            source=h["source"], observed_at=dt(h["observed_at"]),  # type: ignore[arg-type]
-            lon=float(h["lon"]), lat=float(h["lat"]),
-            line=tuple(tuple(p) for p in json.loads(h.get("line") or "[]")),
-            status=h.get("status", "active"), segment_id=h.get("segment_id", ""),
-            district=h.get("district", ""),
-            road_names=tuple(json.loads(h.get("road_names") or "[]")),
-            starts_at=dt(h.get("starts_at", "")), ends_at=dt(h.get("ends_at", "")),
-            confidence=float(h.get("confidence") or 1.0), text=h.get("text", ""),
-            raw_ref=h.get("raw_ref", ""), attrs=json.loads(h.get("attrs") or "{}"),
-        )
+        return cls(**decode_hash(cls, h))
+
+
+# -- records as Redis hashes ---------------------------------------------------------------
+def encode_hash(record: Any, *, skip: Container[str] = (),
+                sort_keys: bool = False) -> dict[str, str]:
+    """A dataclass instance as flat Redis hash fields, each by its value: None → "",
+    bool → "1"/"0", datetime → UTC ISO 8601, list/tuple/dict → compact JSON (keys sorted
+    when ``sort_keys``), anything else → ``str()``. Fields named in ``skip`` are left out."""
+    out: dict[str, str] = {}
+    for f in fields(record):
+        if f.name in skip:
+            continue
+        value = getattr(record, f.name)
+        if value is None:
+            out[f.name] = ""
+        elif isinstance(value, bool):
+            out[f.name] = "1" if value else "0"
+        elif isinstance(value, datetime):
+            out[f.name] = value.astimezone(timezone.utc).isoformat()
+        elif isinstance(value, (list, tuple, dict)):
+            out[f.name] = json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                                     sort_keys=sort_keys)
+        else:
+            out[f.name] = str(value)
+    return out
+
+
+def decode_hash(cls: type, h: Mapping[str, str], *, skip: Container[str] = ()) -> dict[str, Any]:
+    """Constructor arguments of dataclass ``cls`` from its Redis hash (the inverse of
+    ``encode_hash``), each field read by its type annotation: str, int, float, bool, datetime,
+    list, dict, tuple (nested tuples too) and ``X | None`` ("" is None).
+
+    A field missing from the hash, or empty when it is not a str, takes its default; one
+    without a default takes its type's empty value (0, "", None, [] …). Fields named in
+    ``skip`` are left to the caller."""
+    kwargs: dict[str, Any] = {}
+    for name, decode, empty, is_str, has_default in _hash_codecs(cls):
+        if name in skip:
+            continue
+        raw = h.get(name)
+        if is_str and raw is not None:
+            kwargs[name] = raw
+        elif raw:
+            kwargs[name] = decode(raw)
+        elif not has_default:
+            kwargs[name] = empty()
+    return kwargs
+
+
+class _FieldCodec(NamedTuple):
+    name: str
+    decode: Callable[[str], Any]      # hash value (not empty) → field value
+    empty: Callable[[], Any]          # the value of a missing field without a default
+    is_str: bool                      # "" is a value, not "missing"
+    has_default: bool
+
+
+@lru_cache(maxsize=None)
+def _hash_codecs(cls: type) -> tuple[_FieldCodec, ...]:
+    """One codec per field of ``cls``, from its resolved type annotations (built once)."""
+    hints = get_type_hints(cls)
+    codecs = []
+    for f in fields(cls):
+        decode, empty = _codec_for(cls, f.name, hints[f.name])
+        has_default = f.default is not MISSING or f.default_factory is not MISSING
+        codecs.append(_FieldCodec(f.name, decode, empty, hints[f.name] is str, has_default))
+    return tuple(codecs)
+
+
+def _codec_for(cls: type, name: str, tp: Any) -> tuple[Callable[[str], Any], Callable[[], Any]]:
+    """(decode, empty) for a field of type ``tp``."""
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType) and type(None) in args:
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) == 1:
+            return _codec_for(cls, name, inner[0])[0], lambda: None
+    if tp is str:
+        return str, str
+    if tp in (int, float):
+        return tp, tp
+    if tp is bool:
+        return (lambda v: v == "1"), bool
+    if tp is datetime:
+        return datetime.fromisoformat, lambda: None
+    if tp in (list, dict) or origin in (list, dict):
+        return json.loads, origin or tp
+    if tp is tuple or origin is tuple:
+        to_tuple = _tuple_of(tp)
+        return (lambda v: to_tuple(json.loads(v))), tuple
+
+    def unsupported(*_: Any) -> Any:
+        raise TypeError(f"{cls.__name__}.{name}: no Redis hash form for {tp!r}")
+    return unsupported, unsupported
+
+
+def _tuple_of(tp: Any) -> Callable[[Any], Any]:
+    """Turns decoded JSON lists into the (nested) tuples that ``tp`` describes."""
+    if tp is not tuple and get_origin(tp) is not tuple:
+        return lambda v: v
+    args = get_args(tp)
+    if len(args) == 2 and args[1] is Ellipsis:
+        item = _tuple_of(args[0])
+        return lambda v: tuple(item(x) for x in v)
+    return tuple
+
+
+def point_problem(lon: float, lat: float, bbox: tuple[float, float, float, float] | None,
+                  where: str) -> str | None:
+    """Why a point (finite floats) cannot be used, or None: lat/lon swapped, out of range,
+    or outside the city's ``bbox`` (when one is given). The one point check: events are
+    validated with it and the feed adapters use it on upstream coordinates."""
+    in_range = -180 <= lon <= 180 and -90 <= lat <= 90
+    if bbox:
+        x0, y0, x1, y1 = bbox
+        if x0 <= lon <= x1 and y0 <= lat <= y1:
+            return None
+        if x0 <= lat <= x1 and y0 <= lon <= y1:
+            return f"{where}: lat/lon swapped (lon={lon}, lat={lat})"
+        if not in_range:
+            return f"{where}: coordinates out of range (lon={lon}, lat={lat})"
+        return f"{where}: outside the city bounds (lon={lon}, lat={lat})"
+    if in_range:
+        return None
+    if -90 <= lon <= 90 and -180 <= lat <= 180:
+        return f"{where}: lat/lon swapped (lon={lon}, lat={lat})"
+    return f"{where}: coordinates out of range (lon={lon}, lat={lat})"
 
 
 def _check_point(lon: Any, lat: Any, where: str,
                  bbox: tuple[float, float, float, float] | None) -> list[str]:
-    reasons: list[str] = []
     try:
         lon_f, lat_f = float(lon), float(lat)
     except (TypeError, ValueError):
@@ -116,24 +223,8 @@ def _check_point(lon: Any, lat: Any, where: str,
         return [f"{where}: coordinates are booleans"]
     if not (math.isfinite(lon_f) and math.isfinite(lat_f)):
         return [f"{where}: coordinates are not finite ({lon_f}, {lat_f})"]
-    in_range = -180 <= lon_f <= 180 and -90 <= lat_f <= 90
-    if bbox:
-        x0, y0, x1, y1 = bbox
-        inside = x0 <= lon_f <= x1 and y0 <= lat_f <= y1
-        swapped_inside = x0 <= lat_f <= x1 and y0 <= lon_f <= y1
-        if not inside:
-            if swapped_inside:
-                reasons.append(f"{where}: lat/lon swapped (lon={lon_f}, lat={lat_f})")
-            elif not in_range:
-                reasons.append(f"{where}: coordinates out of range (lon={lon_f}, lat={lat_f})")
-            else:
-                reasons.append(f"{where}: outside the city bounds (lon={lon_f}, lat={lat_f})")
-    elif not in_range:
-        if -90 <= lon_f <= 90 and -180 <= lat_f <= 180:
-            reasons.append(f"{where}: lat/lon swapped (lon={lon_f}, lat={lat_f})")
-        else:
-            reasons.append(f"{where}: coordinates out of range (lon={lon_f}, lat={lat_f})")
-    return reasons
+    problem = point_problem(lon_f, lat_f, bbox, where)
+    return [problem] if problem else []
 
 
 def _check_time(value: Any, name: str) -> list[str]:

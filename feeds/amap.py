@@ -11,11 +11,11 @@ from typing import Any
 
 from dashboard.congestion import LEVEL_NAMES
 from dashboard.roads.geo import gcj02_to_wgs84
-from dashboard.model import EventError, RoadEvent, validate
+from dashboard.model import EventError, RoadEvent, point_problem, validate
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 # generic record helpers shared by the adapters (they live with the first adapter)
-from .parsing import Bad, load_json, locate_line, number, point_problem, raw_of, road_names
+from .parsing import Bad, load_json, locate_line, number, raw_of, road_names
 
 EVALUATION_GAUGES = ("expedite", "congested", "blocked", "unknown")
 # road status 3/4 → event severity, in line with Waze jam levels 3/4

@@ -14,8 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.masking import mask_name, mask_phone, mask_text
-from dashboard.model import MAX_TEXT, EventError, RoadEvent, validate
+from dashboard.model import MAX_TEXT, EventError, RoadEvent, point_problem, validate
+from dashboard.textfiles import csv_delimiter
 from dashboard.timeutil import SHANGHAI
+from dashboard.timeutil import parse_time as parse_any_time
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 
@@ -24,7 +26,7 @@ try:  # the full text locator (stretches, fuzzy names); the simple scan below st
 except ImportError:  # pragma: no cover - depends on what is installed
     full_locator = None
 # generic record helpers shared by the adapters (they live with the first adapter)
-from .parsing import Bad, locate_point, number, point_problem
+from .parsing import Bad, locate_point, number
 
 # column -> accepted header spellings (compared without spaces, case-insensitively)
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -53,9 +55,6 @@ CATEGORY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("police", ("警情", "求助")),
 )
 CATEGORY_SEVERITY = {"accident": 2, "closure": 2, "flooding": 2, "overload": 2}
-TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
-                "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日%H时%M分",
-                "%Y%m%d%H%M%S", "%Y-%m-%dT%H:%M:%S")
 _INTERSECTION = re.compile(r"(与|和|跟|、|交叉口|路口|交汇)")
 MAX_ROWS = 100_000
 MAX_PRIVATE_TEXT = 10_000
@@ -93,24 +92,14 @@ def columns(header: list[str]) -> dict[str, int]:
 
 
 def parse_time(value: str) -> datetime:
-    """An aware datetime; naive values are Asia/Shanghai."""
+    """An aware datetime (``dashboard.timeutil.parse_time``); naive values are Asia/Shanghai."""
     text = re.sub(r"\s+", " ", value.strip().replace("\u3000", " "))
     if not text:
         raise Bad("来电时间 missing")
-    dt = None
     try:
-        dt = datetime.fromisoformat(text)
+        dt = parse_any_time(text, SHANGHAI)
     except ValueError:
-        for fmt in TIME_FORMATS:
-            try:
-                dt = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
-    if dt is None:
-        raise Bad(f"来电时间: {text[:40]!r} is not a date-time")
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=SHANGHAI)
+        raise Bad(f"来电时间: {text[:40]!r} is not a date-time") from None
     if not 2000 <= dt.year <= 2100:
         raise Bad(f"来电时间: year {dt.year} is implausible")
     return dt
@@ -198,10 +187,7 @@ class HotlineAdapter(Adapter):
 
     def parse(self, payload: bytes, ctx: ParseContext) -> ParseResult:
         text = decode(payload)
-        sample = text[:4096]
-        first = sample.split("\n", 1)[0]
-        delimiter = "\t" if first.count("\t") > first.count(",") else ","
-        reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
         try:
             header = next(reader)
         except StopIteration:

@@ -1,5 +1,6 @@
-"""Helpers every adapter's parser uses: JSON loading, numbers, coordinate checks, locating
-on the road network, and the raw bytes of a record for the quarantine."""
+"""Helpers every adapter's parser uses: JSON loading, numbers, locating on the road
+network, and the raw bytes of a record for the quarantine. Coordinates are checked with
+``dashboard.model.point_problem``."""
 from __future__ import annotations
 
 import json
@@ -53,19 +54,6 @@ def number(value: Any, where: str) -> float:
     if not math.isfinite(out):
         raise Bad(f"{where}: not finite")
     return out
-
-
-def point_problem(lon: float, lat: float, bbox: tuple[float, float, float, float],
-                  where: str) -> str | None:
-    """Why a point cannot be used in this city, or None."""
-    x0, y0, x1, y1 = bbox
-    if x0 <= lon <= x1 and y0 <= lat <= y1:
-        return None
-    if x0 <= lat <= x1 and y0 <= lon <= y1:
-        return f"{where}: lat/lon swapped (x={lon}, y={lat})"
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        return f"{where}: coordinates out of range (x={lon}, y={lat})"
-    return f"{where}: outside the city bounds (x={lon}, y={lat})"
 
 
 def locate_point(ctx: ParseContext, lon: float, lat: float) -> tuple[str, str, str]:

@@ -4,7 +4,7 @@
 
 Units are not road events: ``parse`` (pure) returns a ``UnitsParseResult`` whose ``units``
 list carries them and whose ``events`` stay empty, and ``merge`` (the pipeline's hook
-with the store) writes them with ``dashboard.units.apply_feed``. So the adapter runs in
+with the store) writes them with ``dashboard.dispatch.units.apply_feed``. So the adapter runs in
 the ordinary runner like any other feed; ``poll_units`` is a one-shot helper for tests
 and scripts.
 """
@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from dashboard.dispatch.units import UNIT_STATUSES, UNIT_TYPES, UnitReport, apply_feed
+from dashboard.model import point_problem
 
 from .parsing import load_json
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
@@ -68,11 +69,9 @@ def parse_unit(item: Any, ctx: ParseContext) -> UnitReport:
         raise ValueError(f"unit {uid}: coordinates are not numbers")
     if not (math.isfinite(lon) and math.isfinite(lat)):
         raise ValueError(f"unit {uid}: coordinates are not finite")
-    x0, y0, x1, y1 = ctx.bbox
-    if not (x0 <= lon <= x1 and y0 <= lat <= y1):
-        if x0 <= lat <= x1 and y0 <= lon <= y1:
-            raise ValueError(f"unit {uid}: lat/lon swapped (lon={lon}, lat={lat})")
-        raise ValueError(f"unit {uid}: outside the city bounds (lon={lon}, lat={lat})")
+    problem = point_problem(lon, lat, ctx.bbox, f"unit {uid}")
+    if problem:
+        raise ValueError(problem)
     callsign = item.get("callsign")
     callsign = callsign.strip()[:MAX_CALLSIGN] if isinstance(callsign, str) else uid
     at = _time(item.get("updated_at"), ctx)

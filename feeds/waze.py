@@ -10,11 +10,11 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-from dashboard.model import KINDS, MAX_TEXT, EventError, RoadEvent, validate
+from dashboard.model import KINDS, MAX_TEXT, EventError, RoadEvent, point_problem, validate
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
-from .parsing import (Bad, load_json, locate_line, locate_point, number, point_problem, raw_of,
-                      road_names, short)
+from .parsing import (Bad, load_json, locate_line, locate_point, number, raw_of, road_names,
+                      short)
 
 UTC = timezone.utc
 # Waze jam level 0 (free flow) .. 5 (blocked) onto Amap's 0-4 scale (1 畅通 .. 4 严重拥堵)

@@ -29,7 +29,7 @@ from dashboard.roads.locate import Location, classify_text, locate_text
 from dashboard.masking import mask_text
 from dashboard.model import RoadEvent
 
-from .parsing import load_json
+from .parsing import Bad, load_json
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 
 MAX_DISPLAY_TEXT = 1000     # masked text kept on the event (the model allows 2000)
@@ -50,10 +50,6 @@ _TAG_RE = re.compile(r"<[^>]{0,2000}>")
 _SCRIPT_RE = re.compile(r"<(script|style)\b[^>]{0,2000}>.*?</\1\s*>", re.I | re.S)
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ID_RE = re.compile(r"^[0-9]{1,30}$")
-
-
-class Bad(ValueError):
-    """One status is unusable; the message is the quarantine reason."""
 
 
 def parse_weibo_date(value: Any) -> datetime:

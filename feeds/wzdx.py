@@ -16,12 +16,12 @@ from typing import Any
 import jsonschema
 from referencing import Registry, Resource
 
-from dashboard.model import MAX_TEXT, EventError, RoadEvent, validate
+from dashboard.model import MAX_TEXT, EventError, RoadEvent, point_problem, validate
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 # generic record helpers shared by the adapters (they live with the first adapter)
-from .parsing import (Bad, load_json, locate_line, locate_point, number, point_problem, raw_of,
-                   road_names, short)
+from .parsing import (Bad, load_json, locate_line, locate_point, number, raw_of, road_names,
+                   short)
 
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 FEATURE_SCHEMA_ID = ("https://raw.githubusercontent.com/usdot-jpo-ode/wzdx/main/schemas/4.2/"

@@ -7,11 +7,13 @@ grid cell (AG Grid's default text renderer): nothing is rendered as HTML.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Iterable, Sequence
 
 import dash_ag_grid as dag
 from dash import dcc, html
+
+from dashboard.dispatch.labels import UNIT_STATUS_LABELS as UNIT_STATUS_ZH, UNIT_TYPE_LABELS
+from dashboard.roads import basemap
 
 from . import ids
 from .shell import nav
@@ -22,9 +24,10 @@ STATUS_COLOURS = {"reported": "#e0462f", "verified": "#f08c00", "dispatched": "#
                   "on_scene": "#8e44ad", "cleared": "#2e9e4f", "merged": "#9aa5b1"}
 UNIT_COLOURS = {"free": "#2ecc71", "assigned": "#3d7fe0", "on_scene": "#8e44ad",
                 "off_duty": "#7f8c8d"}
-UNIT_STATUS_LABELS = {"free": "空闲 free", "assigned": "已派出 assigned",
-                      "on_scene": "在现场 on scene", "off_duty": "下班 off duty"}
-UNIT_TYPE_LABELS = {"patrol_car": "警车", "motorcycle": "铁骑", "tow_truck": "清障车"}
+MAP_PADDING = 0.055   # of the box's size on each side: the map's margin (about zoom − 0.15)
+# "空闲 free": the Chinese label, then the English word
+UNIT_STATUS_LABELS = {status: f"{label} {status.replace('_', ' ')}"
+                      for status, label in UNIT_STATUS_ZH.items()}
 BUTTONS = (  # (action, id, label)
     ("acknowledge", ids.DISPATCH_BTN_ACK, "确认 Acknowledge"),
     ("verify", ids.DISPATCH_BTN_VERIFY, "核实 Verify"),
@@ -156,9 +159,10 @@ def layout(can: Iterable[str] = ()) -> html.Div:
                                            clearable=False, style={"minWidth": "160px"},
                                            options=[{"label": "状态不变 status unchanged",
                                                      "value": "keep"},
-                                                    {"label": "下班 off duty",
+                                                    {"label": UNIT_STATUS_LABELS["off_duty"],
                                                      "value": "off_duty"},
-                                                    {"label": "空闲 free", "value": "free"},
+                                                    {"label": UNIT_STATUS_LABELS["free"],
+                                                     "value": "free"},
                                                     {"label": "交还数据源 back to feed",
                                                      "value": "feed"}]),
                               dcc.Input(id=ids.DISPATCH_UNIT_POS, type="text", maxLength=80,
@@ -197,14 +201,8 @@ def audit_section(allowed: bool) -> list:
 # -- map ----------------------------------------------------------------------------------------
 def view_for_bounds(bounds: Sequence[float], width_px: float = MAP_WIDTH_PX,
                     height_px: float = MAP_HEIGHT_PX) -> dict[str, Any]:
-    """Centre and zoom that fit a lon/lat box into the panel."""
-    x0, y0, x1, y1 = bounds
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    dx = max(x1 - x0, 1e-4)
-    dy = max(y1 - y0, 1e-4) / max(math.cos(math.radians(cy)), 0.1)
-    # MapLibre's world is 512 px wide at zoom 0
-    zoom = min(math.log2(width_px * 360 / (512 * dx)), math.log2(height_px * 360 / (512 * dy)))
-    return {"center": {"lon": round(cx, 5), "lat": round(cy, 5)}, "zoom": round(zoom - 0.15, 2)}
+    """Centre and zoom that fit a lon/lat box into the panel (``basemap.view_for_bounds``)."""
+    return basemap.view_for_bounds(bounds, width_px, height_px, padding=MAP_PADDING)
 
 
 def empty_figure() -> dict[str, Any]:

@@ -1,9 +1,21 @@
-"""Page layouts (pure functions; no I/O at import time)."""
+"""Page layouts: pure functions of plain values (settings values, the user's permissions,
+the holiday calendar, today's date) that the caller reads (app.py's ``page_inputs``); no
+I/O here."""
 from __future__ import annotations
+
+from datetime import date
+from typing import Iterable
 
 from dash import dcc, html
 
-from .shell import nav, placeholder
+from dashboard.comms.holidays import HolidayCalendar, period_choices, period_value
+from dashboard.live.wall import legend_items
+
+from . import comms as comms_layout
+from . import dispatch as dispatch_layout
+from . import feeds_page
+from . import wall as wall_layout
+from .shell import nav
 
 
 def home() -> html.Div:
@@ -40,51 +52,25 @@ def forbidden(role: str) -> html.Div:
         html.P(f"Your role ({role}) cannot open this page.", className="lk-muted")])
 
 
-def _settings():
-    """The running app's settings (read at request time, never at import)."""
-    from flask import current_app
-
-    return current_app.config["LUKUANG"].settings
-
-
-def wall(**_: str) -> html.Div:
-    from dashboard.live.wall import legend_items
-
-    from . import wall as wall_layout
-
-    s = _settings()
-    return wall_layout.layout(refresh_ms=int(s.refresh_s * 1000), city_name=s.city_name,
+def wall(refresh_s: float, city_name: str) -> html.Div:
+    """The wall, polling every ``refresh_s`` seconds."""
+    return wall_layout.layout(refresh_ms=int(refresh_s * 1000), city_name=city_name,
                               legend_items=legend_items())
 
 
-def dispatch(**_: str) -> html.Div:
-    from dashboard.auth import PERMISSIONS
-    from dashboard.web.session import current_user
-
-    from .dispatch import layout
-
-    user = current_user()
-    return layout({p for p in PERMISSIONS if user is not None and user.can(p)})
+def dispatch(permissions: Iterable[str]) -> html.Div:
+    """The dispatch page for a user holding ``permissions``."""
+    return dispatch_layout.layout(permissions)
 
 
-def comms(**_: str) -> html.Div:
-    from datetime import datetime
-
-    from dashboard.comms.holidays import HolidayCalendar, period_choices, period_value
-    from dashboard.timeutil import SHANGHAI
-
-    from . import comms as comms_layout
-
-    s = _settings()
-    periods, current = period_choices(HolidayCalendar.load(s.state_dir),
-                                      datetime.now(SHANGHAI).date())
+def comms(calendar: HolidayCalendar, today: date) -> html.Div:
+    """The comms page; the reach panel offers ``calendar``'s periods around ``today``."""
+    periods, current = period_choices(calendar, today)
     options = [{"value": period_value(p), "label": p.label + (" (暂定)" if p.provisional else "")}
                for p in periods]
     return comms_layout.layout(options, period_value(current) if current else None,
                                refresh_ms=30_000)
 
 
-def feeds(**_: str) -> html.Div:
-    from . import feeds_page
-
+def feeds() -> html.Div:
     return feeds_page.layout()

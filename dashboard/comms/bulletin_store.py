@@ -28,15 +28,16 @@ from dashboard.audit import Change, commit
 from dashboard.auth import User
 from dashboard.comms.bulletins import Bulletin
 from dashboard.comms.channels import CHANNELS
+from dashboard.dispatch import incidents
+from dashboard.dispatch.labels import INCIDENT_STATUS_LABELS
 from dashboard.storage.keys import Keys
 from dashboard.masking import mask_text
+from dashboard.model import decode_hash
 
 STATES = ("drafted", "approved", "published")
 STATE_LABELS = {"drafted": "草稿", "approved": "已审核", "published": "已发布"}
 MAX_TEXT = 5000
 POST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-INCIDENT_LABELS = {"reported": "已报告", "verified": "已核实", "dispatched": "已派警",
-                   "on_scene": "已到场", "cleared": "已清除", "merged": "已合并"}
 NO_INCIDENT = "未立案"
 
 
@@ -71,14 +72,9 @@ class Record:
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> "Record":
-        return cls(id=h["id"], state=h["state"], rev=int(h.get("rev") or 0),
-                   bulletin=Bulletin.from_dict(json.loads(h.get("data") or "{}")),
-                   text=h.get("text", ""), author=h.get("author", ""),
-                   editors=json.loads(h.get("editors") or "[]"),
-                   created_at=float(h.get("created_at") or 0),
-                   updated_at=float(h.get("updated_at") or 0), approver=h.get("approver", ""),
-                   approved_at=float(h.get("approved_at") or 0),
-                   publications=json.loads(h.get("publications") or "[]"))
+        # the bulletin is stored as JSON under "data"
+        return cls(bulletin=Bulletin.from_dict(json.loads(h.get("data") or "{}")),
+                   **decode_hash(cls, h, skip=("bulletin",)))
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "state": self.state, "rev": self.rev, "kind": self.bulletin.kind,
@@ -255,14 +251,14 @@ def incident_status(r: redis.Redis, keys: Keys, ev: Any) -> tuple[str, str, str]
     ("", "", 未立案). The link is the event's ``attrs.incident_id`` or dispatch's
     report → incident map."""
     iid = str((ev.attrs or {}).get("incident_id") or "")
-    if not iid and hasattr(keys, "report_incident"):
-        iid = r.hget(keys.report_incident(), ev.id) or ""
-    if not iid or not hasattr(keys, "incident"):
+    if not iid:
+        iid = incidents.incident_of_report(r, keys, ev.id)
+    if not iid:
         return "", "", NO_INCIDENT
-    status = r.hget(keys.incident(iid), "status")
+    status = incidents.status_of(r, keys, iid)
     if not status:
         return iid, "", NO_INCIDENT
-    return iid, status, INCIDENT_LABELS.get(status, status)
+    return iid, status, INCIDENT_STATUS_LABELS.get(status, status)
 
 
 def awaiting_reply(r: redis.Redis, keys: Keys, store: Any, now: float | None = None,

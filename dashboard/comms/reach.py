@@ -35,7 +35,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -43,7 +43,8 @@ import redis
 
 from dashboard.storage.keys import Keys
 from dashboard.storage.redis_compat import run_script
-from dashboard.timeutil import SHANGHAI
+from dashboard.textfiles import csv_delimiter
+from dashboard.timeutil import SHANGHAI, parse_time as read_time
 
 METRICS = ("reads", "reposts", "comments", "likes")
 MAX_ROWS = 100_000
@@ -135,40 +136,14 @@ def parse_count(value: Any) -> int | None:
     return int(n)
 
 
-_WEIBO_DATE_RE = re.compile(
-    r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+"
-    r"(\d{1,2})\s+(\d{1,2}):(\d{2}):(\d{2})\s+([+-])(\d{2})(\d{2})\s+(\d{4})$")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M",
-                  "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日%H:%M",
-                  "%Y-%m-%d", "%Y/%m/%d")
-
-
 def parse_time(value: Any) -> datetime:
     """An aware datetime from Weibo's ``Tue Oct 01 08:00:00 +0800 2026``, ISO 8601, or a
-    local ``2026-10-01 08:00`` (Asia/Shanghai)."""
+    local ``2026-10-01 08:00`` (Asia/Shanghai): ``dashboard.timeutil.parse_time``, years
+    2000-2100."""
     if not isinstance(value, str) or not value.strip():
         raise BadValue("missing")
-    text = unicodedata.normalize("NFKC", value).strip()
-    m = _WEIBO_DATE_RE.match(text)
     try:
-        if m:
-            mon, day, hh, mm, ss, sign, oh, om, year = m.groups()
-            off = timedelta(hours=int(oh), minutes=int(om))
-            dt = datetime(int(year), _MONTHS.index(mon) + 1, int(day), int(hh), int(mm),
-                          int(ss), tzinfo=timezone(off if sign == "+" else -off))
-        else:
-            dt = None
-            for fmt in _LOCAL_FORMATS:
-                try:
-                    dt = datetime.strptime(text, fmt).replace(tzinfo=SHANGHAI)
-                    break
-                except ValueError:
-                    continue
-            if dt is None:
-                dt = datetime.fromisoformat(text)
-                if dt.tzinfo is None:
-                    dt = dt.replace(tzinfo=SHANGHAI)
+        dt = read_time(value, SHANGHAI)
     except ValueError:
         raise BadValue(f"unreadable time {value[:40]!r}") from None
     if not 2000 <= dt.year <= 2100:
@@ -230,9 +205,7 @@ def parse_file(payload: bytes) -> ImportBatch:
 
 def parse_csv_text(text: str) -> ImportBatch:
     """The owner's export. Row numbers are as a spreadsheet shows them (header = 1)."""
-    first_line = text.split("\n", 1)[0]
-    delimiter = "\t" if "\t" in first_line and "," not in first_line else ","
-    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    reader = csv.reader(io.StringIO(text), delimiter=csv_delimiter(text))
     try:
         header = next(reader)
     except StopIteration:

@@ -21,9 +21,8 @@ reopen, dismiss).
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
@@ -33,18 +32,14 @@ from dashboard.audit import Change, CommitResult, commit, diff
 from dashboard.auth import User
 from dashboard.storage.keys import Keys
 from dashboard.masking import mask_text
+from dashboard.model import decode_hash, encode_hash
 from dashboard.storage.store import Store
 from dashboard.timeutil import SHANGHAI
+from dashboard.dispatch.labels import CATEGORY_LABELS, INCIDENT_STATUS_LABELS
 from dashboard.dispatch.units import Candidate, Unit, get_units, nearest_free_units
 
 STATUSES = ("reported", "verified", "dispatched", "on_scene", "cleared", "merged")
 OPEN_STATUSES = ("reported", "verified", "dispatched", "on_scene")
-STATUS_LABELS = {"reported": "已报告", "verified": "已核实", "dispatched": "已派警",
-                 "on_scene": "已到场", "cleared": "已清除", "merged": "已合并"}
-CATEGORY_LABELS = {
-    "accident": "事故", "breakdown": "故障车", "hazard": "危险", "closure": "封闭", "jam": "拥堵",
-    "roadworks": "施工", "flooding": "积水", "weather": "天气", "illegal_parking": "违停",
-    "overload": "超员", "police": "警情", "event": "活动", "detour": "绕行", "other": "其他"}
 # the lifecycle steps that ``transition`` may take from each status
 ALLOWED: dict[str, tuple[str, ...]] = {
     "reported": ("verified", "dispatched", "cleared"),
@@ -118,48 +113,13 @@ class Incident:
     reopened: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
 
-    _LISTS = ("road_names", "reports", "units", "merged", "history")
-    _OPT_TIMES = ("verified_at", "dispatched_at", "on_scene_at", "cleared_at", "ack_at")
-
     def to_hash(self) -> dict[str, str]:
         """Flat string fields (``rev`` is left out: only ``commit`` bumps it)."""
-        out: dict[str, str] = {}
-        for f in fields(self):
-            if f.name == "rev":
-                continue
-            v = getattr(self, f.name)
-            if f.name in self._LISTS:
-                out[f.name] = json.dumps(v, ensure_ascii=False, separators=(",", ":"))
-            elif isinstance(v, bool):
-                out[f.name] = "1" if v else "0"
-            elif v is None:
-                out[f.name] = ""
-            elif isinstance(v, float):
-                out[f.name] = repr(v)
-            else:
-                out[f.name] = str(v)
-        return out
+        return encode_hash(self, skip=("rev",))
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> "Incident":
-        kw: dict[str, Any] = {}
-        for f in fields(cls):
-            if f.name not in h:
-                continue
-            v = h[f.name]
-            if f.name in cls._LISTS:
-                kw[f.name] = json.loads(v or "[]")
-            elif f.name in cls._OPT_TIMES:
-                kw[f.name] = float(v) if v else None
-            elif f.name in ("rev", "severity", "reopened"):
-                kw[f.name] = int(v or 0)
-            elif f.name in ("lon", "lat", "created_at", "reported_at", "updated_at"):
-                kw[f.name] = float(v or 0)
-            elif f.name == "ack":
-                kw[f.name] = v == "1"
-            else:
-                kw[f.name] = v
-        return cls(**kw)
+        return cls(**decode_hash(cls, h))
 
     @property
     def is_open(self) -> bool:
@@ -215,7 +175,31 @@ def unacknowledged_count(r: redis.Redis, keys: Keys) -> int:
 
 
 def incident_of_report(r: redis.Redis, keys: Keys, report_id: str) -> str:
+    """The id of the incident a report (event id) is linked to; "" when none."""
     return r.hget(keys.report_incident(), report_id) or ""
+
+
+def status_of(r: redis.Redis, keys: Keys, incident_id: str) -> str:
+    """An incident's status; "" when there is no such incident."""
+    if not incident_id:
+        return ""
+    return r.hget(keys.incident(incident_id), "status") or ""
+
+
+def acknowledged_reports(r: redis.Redis, keys: Keys, report_ids: Sequence[str]) -> set[str]:
+    """The reports (event ids) among ``report_ids`` linked to an incident that someone has
+    acknowledged or moved past "reported"."""
+    if not report_ids:
+        return set()
+    linked = r.hmget(keys.report_incident(), list(report_ids))
+    pairs = [(ev_id, inc_id) for ev_id, inc_id in zip(report_ids, linked) if inc_id]
+    if not pairs:
+        return set()
+    pipe = r.pipeline(transaction=False)
+    for _, inc_id in pairs:
+        pipe.hmget(keys.incident(inc_id), ["ack", "status"])
+    return {ev_id for (ev_id, _), (ack, status) in zip(pairs, pipe.execute())
+            if ack == "1" or (status or "reported") != "reported"}
 
 
 def describe_changes(inc: Incident, since_rev: int) -> tuple[str, list[dict[str, Any]]]:
@@ -737,7 +721,7 @@ def queue_rows(r: redis.Redis, keys: Keys, user: User, now: float | None = None,
     for rank, inc in enumerate(incs, 1):
         rows.append({
             "rank": rank, "id": inc.id, "rev": inc.rev, "status": inc.status,
-            "status_label": STATUS_LABELS.get(inc.status, inc.status),
+            "status_label": INCIDENT_STATUS_LABELS.get(inc.status, inc.status),
             "category": CATEGORY_LABELS.get(inc.category, inc.category),
             "severity": inc.severity, "district": inc.district,
             "place": mask_text(inc.place), "text": mask_text(inc.text)[:200],
@@ -781,7 +765,7 @@ def detail(r: redis.Redis, keys: Keys, user: User, incident_id: str,
             "note": _shown(str(e.get("note", "")), user)})
     out = {
         "id": inc.id, "rev": inc.rev, "status": inc.status,
-        "status_label": STATUS_LABELS.get(inc.status, inc.status),
+        "status_label": INCIDENT_STATUS_LABELS.get(inc.status, inc.status),
         "category": CATEGORY_LABELS.get(inc.category, inc.category), "severity": inc.severity,
         "text": mask_text(inc.text), "place": mask_text(inc.place), "district": inc.district,
         "road_names": inc.road_names, "lon": inc.lon, "lat": inc.lat,

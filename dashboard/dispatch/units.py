@@ -11,43 +11,43 @@ Who sets what:
 - incidents.py assigns and releases units (status assigned / on_scene / free).
 
 Nearest free units: GEOSEARCH by straight-line distance, then, when a road network is
-given, re-ranked by an along-road estimate (shortest path over the network's segments,
-noded at every crossing; one-way rules and turn bans are ignored, so it is an estimate).
+given, re-ranked by an along-road estimate (``dashboard.roads.graph``: shortest path over
+the network's segments, noded at every crossing; one-way rules and turn bans are ignored,
+so it is an estimate).
 """
 from __future__ import annotations
 
-import heapq
 import json
 import math
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import redis
 
 from dashboard.audit import Change, commit, diff
 from dashboard.auth import User
+from dashboard.dispatch.labels import UNIT_TYPE_LABELS
+from dashboard.model import decode_hash
+from dashboard.roads.graph import road_graph
 from dashboard.storage.keys import Keys
 
 UNIT_TYPES = ("patrol_car", "motorcycle", "tow_truck")
 UNIT_STATUSES = ("free", "assigned", "on_scene", "off_duty")
 HAND_STATUSES = ("free", "off_duty")      # what an officer may set; the rest come from incidents
-TYPE_LABELS = {"patrol_car": "警车", "motorcycle": "铁骑", "tow_truck": "清障车"}
-STATUS_LABELS = {"free": "空闲", "assigned": "已派出", "on_scene": "在现场", "off_duty": "下班"}
 DETOUR_FACTOR = 1.3      # straight-line metres × this ≈ road metres, when no path is known
-MAX_SNAP_M = 1500.0      # a unit further than this from every road gets no road estimate
 
 # Feed positions: move every unit; take the upstream status only for units that dispatch
 # does not own (no incident) and no officer has put on hold. Bumps the unit's rev when its
 # status changes, and the data version once when anything moved or changed.
-# KEYS[1] = version key; ARGV[1] = key base, ARGV[2] = JSON list of units.
+# KEYS[1] = version key, KEYS[2] = units geo set, KEYS[3] = units index;
+# ARGV[1] = unit key prefix (Keys.unit_prefix), ARGV[2] = JSON list of units.
 _FEED_LUA = """
-local base = ARGV[1]
+local unit_prefix = ARGV[1]
 local items = cjson.decode(ARGV[2])
 local changed = 0
 for _, u in ipairs(items) do
-  local key = base .. 'unit:' .. u.id
+  local key = unit_prefix .. u.id
   local cur = redis.call('HMGET', key, 'lon', 'lat', 'status', 'incident', 'hold', 'rev',
                          'updated_at', 'type', 'callsign')
   local newer = (not cur[7]) or (tonumber(cur[7]) or 0) <= tonumber(u.at)
@@ -65,8 +65,8 @@ for _, u in ipairs(items) do
     end
     redis.call('HSET', key, unpack(f))
     if status_change then redis.call('HINCRBY', key, 'rev', 1) end
-    redis.call('GEOADD', base .. 'units:geo', u.lon, u.lat, u.id)
-    redis.call('SADD', base .. 'units', u.id)
+    redis.call('GEOADD', KEYS[2], u.lon, u.lat, u.id)
+    redis.call('SADD', KEYS[3], u.id)
     if status_change or cur[1] ~= u.lon or cur[2] ~= u.lat
        or cur[8] ~= u.type or cur[9] ~= u.callsign then
       changed = changed + 1
@@ -100,6 +100,14 @@ class UnitReport:
     at: float  # epoch of the report
 
 
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass
 class Unit:
     id: str
@@ -118,24 +126,19 @@ class Unit:
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> "Unit":
-        def f(name: str) -> float | None:
-            try:
-                return float(h[name]) if h.get(name) not in (None, "") else None
-            except ValueError:
-                return None
-        return cls(id=h.get("id", ""), type=h.get("type", ""), callsign=h.get("callsign", ""),
-                   lon=f("lon"), lat=f("lat"), status=h.get("status", "free"),
-                   incident=h.get("incident", ""), updated_at=f("updated_at") or 0.0,
-                   hold=h.get("hold", ""), rev=int(h.get("rev") or 0),
-                   source=h.get("source", ""), status_at=f("status_at") or 0.0,
-                   status_by=h.get("status_by", ""))
+        # a position or time that is not a number counts as missing (no position, time 0)
+        kw = decode_hash(cls, {k: v for k, v in h.items()
+                               if k not in ("lon", "lat", "updated_at", "status_at")
+                               or _is_number(v)})
+        kw["status"] = h.get("status", "free")   # a unit without a status is free
+        return cls(**kw)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
     @property
     def label(self) -> str:
-        return f"{self.callsign or self.id} ({TYPE_LABELS.get(self.type, self.type)})"
+        return f"{self.callsign or self.id} ({UNIT_TYPE_LABELS.get(self.type, self.type)})"
 
 
 @dataclass
@@ -196,8 +199,9 @@ def apply_feed(r: redis.Redis, keys: Keys, reports: Sequence[UnitReport]) -> tup
         items.append({"id": u.id, "type": u.type if u.type in UNIT_TYPES else "",
                       "callsign": u.callsign, "lon": f"{u.lon:.6f}", "lat": f"{u.lat:.6f}",
                       "status": u.status, "at": f"{u.at:.3f}"})
-    out = r.register_script(_FEED_LUA)(keys=[keys.version()],
-                                       args=[keys.base, json.dumps(items, ensure_ascii=False)])
+    out = r.register_script(_FEED_LUA)(
+        keys=[keys.version(), keys.units_geo(), keys.units_index()],
+        args=[keys.unit_prefix, json.dumps(items, ensure_ascii=False)])
     return int(out[0]), int(out[1])
 
 
@@ -304,131 +308,9 @@ def nearest_free_units(r: redis.Redis, keys: Keys, lon: float, lat: float, *, co
         cands.append(Candidate(u, dist[name]))
     graph = road_graph(network) if network is not None else None
     if graph is not None and cands:
-        graph.fill_road_distances(lon, lat, cands)
+        road_m = graph.road_distances(lon, lat, [(c.unit.lon, c.unit.lat, c.straight_m)
+                                                 for c in cands])
+        for cand, metres in zip(cands, road_m):
+            cand.road_m = metres
     cands.sort(key=lambda c: (c.rank_m, c.unit.id))
     return cands[:count]
-
-
-def haversine_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6_371_008.8 * math.asin(min(1.0, math.sqrt(a)))
-
-
-@dataclass
-class RoadGraph:
-    """A plain adjacency graph of the road network for shortest-path estimates."""
-
-    lons: list[float]
-    lats: list[float]
-    adj: list[list[tuple[int, float]]] = field(repr=False)
-
-    @classmethod
-    def from_lines(cls, lines: Iterable[Sequence[tuple[float, float]]],
-                   step_m: float = 100.0) -> "RoadGraph":
-        """Nodes at every vertex (lines densified to ``step_m``), joined where coordinates
-        coincide to ~0.1 m; lines must already be split at their crossings."""
-        index: dict[tuple[int, int], int] = {}
-        lons: list[float] = []
-        lats: list[float] = []
-        adj: list[list[tuple[int, float]]] = []
-
-        def node(x: float, y: float) -> int:
-            k = (round(x * 1e6), round(y * 1e6))
-            i = index.get(k)
-            if i is None:
-                i = index[k] = len(lons)
-                lons.append(x)
-                lats.append(y)
-                adj.append([])
-            return i
-
-        for line in lines:
-            pts = list(line)
-            for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
-                d = haversine_m(x0, y0, x1, y1)
-                n = max(1, int(d // step_m))
-                prev = node(x0, y0)
-                for j in range(1, n + 1):
-                    f = j / n
-                    cur = node(x0 + (x1 - x0) * f, y0 + (y1 - y0) * f)
-                    if cur != prev:
-                        w = d / n
-                        adj[prev].append((cur, w))
-                        adj[cur].append((prev, w))
-                    prev = cur
-        return cls(lons, lats, adj)
-
-    def nearest_node(self, lon: float, lat: float) -> tuple[int, float]:
-        """(node, metres) of the node nearest a point (equirectangular scan)."""
-        k = math.cos(math.radians(lat))
-        best, best_d2 = -1, math.inf
-        for i, (x, y) in enumerate(zip(self.lons, self.lats)):
-            d2 = ((x - lon) * k) ** 2 + (y - lat) ** 2
-            if d2 < best_d2:
-                best, best_d2 = i, d2
-        if best < 0:
-            return -1, math.inf
-        return best, haversine_m(lon, lat, self.lons[best], self.lats[best])
-
-    def distances_from(self, source: int, limit_m: float) -> dict[int, float]:
-        """Dijkstra from ``source`` up to ``limit_m``."""
-        dist = {source: 0.0}
-        heap = [(0.0, source)]
-        while heap:
-            d, n = heapq.heappop(heap)
-            if d > dist.get(n, math.inf) or d > limit_m:
-                continue
-            for m, w in self.adj[n]:
-                nd = d + w
-                if nd < dist.get(m, math.inf):
-                    dist[m] = nd
-                    heapq.heappush(heap, (nd, m))
-        return dist
-
-    def fill_road_distances(self, lon: float, lat: float, cands: list[Candidate]) -> None:
-        """Set ``road_m`` on each candidate that the network connects to the point."""
-        if not self.lons:
-            return
-        src, snap = self.nearest_node(lon, lat)
-        if snap > MAX_SNAP_M:
-            return
-        limit = max(c.straight_m for c in cands) * 4 + 2 * MAX_SNAP_M
-        dist = self.distances_from(src, limit)
-        for c in cands:
-            if c.unit.lon is None or c.unit.lat is None:
-                continue
-            n, s = self.nearest_node(c.unit.lon, c.unit.lat)
-            if s > MAX_SNAP_M or n not in dist:
-                continue
-            c.road_m = max(c.straight_m, snap + dist[n] + s)
-
-
-_graph_lock = threading.Lock()
-_graph_cache: dict[str, Any] = {}
-
-
-def road_graph(network: Any) -> RoadGraph | None:
-    """The shortest-path graph of ``network`` (built once per network object), or None
-    when the network has no usable segments."""
-    with _graph_lock:
-        if _graph_cache.get("network") is network:
-            return _graph_cache["graph"]
-    graph = None
-    try:
-        segments = getattr(network, "segments", None)
-        if segments is not None and len(segments):
-            import shapely
-
-            geoms = [g for g in segments.geometry if g is not None and not g.is_empty]
-            noded = shapely.union_all(geoms)  # splits the lines at every crossing
-            parts = getattr(noded, "geoms", [noded])
-            graph = RoadGraph.from_lines([list(p.coords) for p in parts
-                                          if p.geom_type == "LineString"])
-    except Exception:  # noqa: BLE001 - no estimate is better than no answer
-        graph = None
-    with _graph_lock:
-        _graph_cache.clear()
-        _graph_cache.update(network=network, graph=graph)
-    return graph

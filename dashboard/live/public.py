@@ -5,30 +5,30 @@ no Redis), plus ``road_answer`` that reads those two from the Store.
 
 - The road is found by name or alias through the network's gazetteer (``resolve_road``);
   an unknown name gets up to five close matches (difflib over names and aliases).
-- The road is cut into stretches the way the 路况播报 does (``bulletins.StretchFinder``):
+- The road is cut into stretches the way the 路况播报 does (``roads.stretches.StretchFinder``):
   runs of segments of one level, labelled by the named cross streets at their ends, in the
   network's order (west→east, south→north). Segments without a fresh observation count as
   level 0 (未知) and form stretches of their own.
 - Incidents and roadworks are the live ``incident`` and ``construction`` events on one of
   the road's segments or naming the road. Citizen reports are not shown (unverified).
-- Every text that comes from a feed is masked (``wall.masked``, the function behind
-  ``api.mask_for_public``, failing closed to ""; imported from there so this module needs
-  no Flask); nothing from the private hashes is read. Names from the network are not masked.
+- Every text that comes from a feed is masked (``masking.mask_for_public``, failing closed
+  to ""); nothing from the private hashes is read. Names from the network are not masked.
 """
 from __future__ import annotations
 
 import difflib
 import math
-import threading
 import unicodedata
 from datetime import datetime, timezone
 from typing import Any, Sequence
 
-from dashboard.comms.bulletins import CATEGORY_PHRASES, StretchFinder, event_place, works_of
+from dashboard.comms.bulletins import CATEGORY_PHRASES, event_place, works_of
 from dashboard.congestion import LEVEL_COLOURS, LEVEL_NAMES, LEVEL_NAMES_EN
+from dashboard.masking import mask_for_public
 from dashboard.model import RoadEvent
 from dashboard.roads.network import name_key
-from dashboard.live.wall import masked as mask_for_public
+from dashboard.roads.stretches import StretchFinder
+from dashboard.storage.cache import ProcessCache
 
 MAX_NAME_CHARS = 40
 MAX_CLOSE_MATCHES = 5
@@ -95,18 +95,12 @@ def find_road(network: Any, name: str) -> str:
 
 
 # -- the answer ----------------------------------------------------------------------------
-_finders: dict[int, StretchFinder] = {}
-_finders_lock = threading.Lock()
+_finders: ProcessCache[StretchFinder] = ProcessCache(1)   # one network at a time
 
 
 def finder_for(network: Any) -> StretchFinder:
     """One StretchFinder per network in this process (it caches each road's frame)."""
-    with _finders_lock:
-        f = _finders.get(id(network))
-        if f is None or f.network is not network:
-            _finders.clear()
-            f = _finders[id(network)] = StretchFinder(network)
-        return f
+    return _finders.get_for(network, lambda: StretchFinder(network))
 
 
 def _iso(epoch: float | None) -> str | None:

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import json
 import math
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
@@ -21,6 +20,9 @@ import numpy as np
 
 from dashboard.timeutil import SHANGHAI
 from dashboard.congestion import LEVEL_COLOURS, LEVEL_NAMES, LEVEL_NAMES_EN, congestion_index
+from dashboard.dispatch.incidents import acknowledged_reports
+from dashboard.masking import mask_for_public
+from dashboard.storage.cache import ProcessCache
 from dashboard.storage.store import Store
 
 LEVELS = (0, 1, 2, 3, 4)
@@ -49,19 +51,6 @@ MAP_PANEL_PX = (1219, 760)
 COORD_DIGITS = 5  # ~1 m: enough for a wall, and keeps the JSON small
 
 
-def masked(text: str) -> str:
-    """Text with personal data masked; "" when masking is unavailable (fail closed)."""
-    if not text:
-        return ""
-    try:
-        from dashboard.masking import mask_text
-
-        out = mask_text(text)
-        return out if isinstance(out, str) else ""
-    except Exception:  # noqa: BLE001 - never show unmasked text
-        return ""
-
-
 def plain(text: str) -> str:
     """Text safe to hand to plotly, whose text rendering understands a little HTML:
     angle brackets and ampersands are replaced by their full-width forms."""
@@ -84,8 +73,7 @@ class NetGeom:
     district_bounds: tuple[tuple[str, tuple[float, float, float, float]], ...]
 
 
-_geom_lock = threading.Lock()
-_geom_cache: dict[int, tuple[object, NetGeom]] = {}
+_geoms: ProcessCache[NetGeom] = ProcessCache(1)   # one network at a time per process
 
 
 def _line_parts(geom) -> list[list[tuple[float, float]]]:
@@ -100,10 +88,10 @@ def _line_parts(geom) -> list[list[tuple[float, float]]]:
 
 def net_geom(network) -> NetGeom:
     """The network's segments as plain coordinate lists (cached per network object)."""
-    with _geom_lock:
-        hit = _geom_cache.get(id(network))
-        if hit is not None and hit[0] is network:
-            return hit[1]
+    return _geoms.get_for(network, lambda: _build_net_geom(network))
+
+
+def _build_net_geom(network) -> NetGeom:
     segs = network.segments
     ids, lons, lats = [], [], []
     h = hashlib.sha1()
@@ -136,36 +124,13 @@ def net_geom(network) -> NetGeom:
                                         float(grp["maxx"].max()), float(grp["maxy"].max()))))
     xy = tuple(np.array([*zip(xs, ys), (None, None)], dtype=np.float64).astype(np.float32)
                for xs, ys in zip(lons, lats))
-    g = NetGeom(key=h.hexdigest()[:16], ids=tuple(ids), lons=tuple(lons), lats=tuple(lats),
-                xy=xy,
-                lengths=lengths, districts_of=districts_of, bounds=(x0, y0, x1, y1),
-                district_bounds=tuple(sorted(dbounds)))
-    with _geom_lock:
-        _geom_cache.clear()  # one network at a time per process
-        _geom_cache[id(network)] = (network, g)
-    return g
+    return NetGeom(key=h.hexdigest()[:16], ids=tuple(ids), lons=tuple(lons), lats=tuple(lats),
+                   xy=xy,
+                   lengths=lengths, districts_of=districts_of, bounds=(x0, y0, x1, y1),
+                   district_bounds=tuple(sorted(dbounds)))
 
 
 # -- the view -------------------------------------------------------------------------------
-def view_for_bounds(bounds: Sequence[float], width_px: float, height_px: float,
-                    padding: float = 0.04) -> dict[str, Any]:
-    """MapLibre centre and zoom that fit a lon/lat box into a panel of the given size."""
-    x0, y0, x1, y1 = bounds
-    pad_x, pad_y = (x1 - x0) * padding, (y1 - y0) * padding
-    x0, x1, y0, y1 = x0 - pad_x, x1 + pad_x, y0 - pad_y, y1 + pad_y
-
-    def merc(lat: float) -> float:
-        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-    dx = max(x1 - x0, 1e-6)
-    dy = max(merc(y1) - merc(y0), 1e-8)
-    zx = math.log2(width_px * 360.0 / (dx * 512.0))
-    zy = math.log2(height_px * 2 * math.pi / (dy * 512.0))
-    zoom = max(0.0, min(zx, zy, 18.0))
-    cy = math.degrees(2 * math.atan(math.exp((merc(y0) + merc(y1)) / 2)) - math.pi / 2)
-    return {"center": {"lon": round((x0 + x1) / 2, 6), "lat": round(cy, 6)},
-            "zoom": round(zoom, 3)}
-
-
 def views(geom: NetGeom) -> list[tuple[str, tuple[float, float, float, float]]]:
     """The rotation: the whole city first, then each district."""
     return [("全市", geom.bounds), *geom.district_bounds]
@@ -395,22 +360,6 @@ def legend_items() -> list[dict[str, str]]:
 
 
 # -- KPIs -------------------------------------------------------------------------------------
-def _acknowledged_in_dispatch(store: Store, ids: Sequence[str]) -> set[str]:
-    """Incident events linked to a dispatch incident (dashboard/dispatch/incidents.py) that someone
-    has acknowledged or moved past "reported"."""
-    if not ids or not hasattr(store.keys, "report_incident"):
-        return set()
-    linked = store.r.hmget(store.keys.report_incident(), list(ids))
-    pairs = [(ev_id, inc_id) for ev_id, inc_id in zip(ids, linked) if inc_id]
-    if not pairs:
-        return set()
-    pipe = store.r.pipeline(transaction=False)
-    for _, inc_id in pairs:
-        pipe.hmget(store.keys.incident(inc_id), ["ack", "status"])
-    return {ev_id for (ev_id, _), (ack, status) in zip(pairs, pipe.execute())
-            if ack == "1" or (status or "reported") != "reported"}
-
-
 def kpis(store: Store, geom: NetGeom | None, levels: dict[str, int] | None,
          now: float) -> dict[str, Any]:
     """The tile values. Bulletins and reach today are the account's own posts published today
@@ -436,7 +385,7 @@ def kpis(store: Store, geom: NetGeom | None, levels: dict[str, int] | None,
                 attr_ack = ""
         if ack == "1" or attr_ack in ("1", "True", "true"):
             flagged.add(ev_id)
-    flagged |= _acknowledged_in_dispatch(store, live)
+    flagged |= acknowledged_reports(store.r, store.keys, live)
     active, unack = len(live), len([i for i in live if i not in flagged])
     roadworks = len(store.active_ids("construction", now))
     end = datetime.fromtimestamp(now, timezone.utc)
@@ -573,7 +522,7 @@ def ticker_items(store: Store, now: float, tz: ZoneInfo, limit: int = 8,
     newest = sorted(rows, key=_observed, reverse=True)[:limit]
     events = {e.id: e for e in store.get_events([row["id"] for row in newest])}
     for e in (events[row["id"]] for row in newest if row["id"] in events):
-        text = masked(e.text)
+        text = mask_for_public(e.text)
         if len(text) > max_chars:
             text = text[:max_chars - 1] + "…"
         place = " · ".join(n for n in (e.road_names[:2] if e.road_names else ()) if n) \

@@ -9,7 +9,7 @@ draws those characters locally from the browser's own fonts (see ``label points`
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 from shapely import LineString, MultiLineString
 from shapely.ops import linemerge
@@ -182,6 +182,27 @@ def district_labels(network) -> list[dict]:
         p = area.representative_point()
         out.append({"name": str(name), "lon": round(p.x, DIGITS), "lat": round(p.y, DIGITS)})
     return out
+
+
+def view_for_bounds(bounds: Sequence[float], width_px: float, height_px: float,
+                    padding: float = 0.04) -> dict[str, Any]:
+    """MapLibre centre and zoom (Web Mercator, a 512 px world at zoom 0, at most 18) that fit
+    a lon/lat box, grown by ``padding`` of its size on each side, into a panel of the given
+    size in pixels."""
+    x0, y0, x1, y1 = bounds
+    pad_x, pad_y = (x1 - x0) * padding, (y1 - y0) * padding
+    x0, x1, y0, y1 = x0 - pad_x, x1 + pad_x, y0 - pad_y, y1 + pad_y
+
+    def merc(lat: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+    dx = max(x1 - x0, 1e-6)
+    dy = max(merc(y1) - merc(y0), 1e-8)
+    zx = math.log2(width_px * 360.0 / (dx * 512.0))
+    zy = math.log2(height_px * 2 * math.pi / (dy * 512.0))
+    zoom = max(0.0, min(zx, zy, 18.0))
+    cy = math.degrees(2 * math.atan(math.exp((merc(y0) + merc(y1)) / 2)) - math.pi / 2)
+    return {"center": {"lon": round((x0 + x1) / 2, 6), "lat": round(cy, 6)},
+            "zoom": round(zoom, 3)}
 
 
 def _approx_length_m(line: LineString) -> float:

@@ -1,4 +1,4 @@
-"""Geo helpers: GCJ-02 <-> WGS-84 and great-circle distances.
+"""Geo helpers: GCJ-02 <-> WGS-84, great-circle distances, and a road's main axis.
 
 Chinese map providers (Amap/高德, Tencent) publish coordinates in GCJ-02, an obfuscated
 datum shifted by a few hundred metres from WGS-84. The formulas below are the widely
@@ -158,3 +158,17 @@ def polyline_length_m(coords: Iterable) -> float:
     if len(arr) < 2:
         return 0.0
     return float(haversine_many_m(arr[:-1, 0], arr[:-1, 1], arr[1:, 0], arr[1:, 1]).sum())
+
+
+def main_axis(points: Iterable) -> np.ndarray:
+    """Unit vector along the main direction of metric (x, y) points (their first principal
+    component), pointing west→east, or south→north when the points spread mostly
+    north–south: the order roads are listed in. (1, 0) for fewer than two points."""
+    pts = np.asarray(points, dtype=float)
+    if len(pts) < 2:
+        return np.array([1.0, 0.0])
+    _u, _s, vt = np.linalg.svd(pts - pts.mean(axis=0), full_matrices=False)
+    axis = vt[0]
+    if abs(axis[0]) >= abs(axis[1]):
+        return axis if axis[0] >= 0 else -axis
+    return axis if axis[1] >= 0 else -axis

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterable
 
 from dashboard.masking import normalise
+from dashboard.storage.cache import ProcessCache
 
 PRECISIONS = ("intersection", "stretch", "landmark", "road")
 
@@ -139,21 +140,17 @@ def _landmark_surfaces(network) -> list[tuple[str, dict]]:
     return sorted((kv for kv in items if len(kv[0]) >= 2), key=lambda kv: -len(kv[0]))
 
 
-_CACHE: dict[int, tuple[Any, list, list, list]] = {}
+_surfaces: ProcessCache[tuple[list, list, list]] = ProcessCache(9)   # per network object
 
 
 def _names(network) -> tuple[list, list, list]:
     """Surface tables of a network, built once per network object."""
-    hit = _CACHE.get(id(network))
-    if hit is not None and hit[0] is network:
-        return hit[1], hit[2], hit[3]
+    return _surfaces.get_for(network, lambda: _build_names(network))
+
+
+def _build_names(network) -> tuple[list, list, list]:
     roads = _road_surfaces(network)
-    landmarks = _landmark_surfaces(network)
-    fuzzy = _fuzzy_patterns(roads)
-    if len(_CACHE) > 8:
-        _CACHE.clear()
-    _CACHE[id(network)] = (network, roads, landmarks, fuzzy)
-    return roads, landmarks, fuzzy
+    return roads, _landmark_surfaces(network), _fuzzy_patterns(roads)
 
 
 def _fuzzy_patterns(roads: list[tuple[str, str]]) -> list[tuple[re.Pattern, tuple[str, ...]]]:
@@ -282,19 +279,13 @@ def _strip_from(s: str) -> str:
 
 
 # -- geometry helpers (only through the RoadNetwork interface) --------------------------
-_GEOM: dict[int, tuple[Any, dict[str, Any]]] = {}
+_road_geoms: ProcessCache[dict[Any, Any]] = ProcessCache(9)   # per network object: road → …
 
 
 def _road_segments(network, road: str) -> list[tuple[str, list[tuple[float, float]], str]]:
     """(segment id, coords, district) of a road, in the network's order along it.
     Cached per network object."""
-    hit = _GEOM.get(id(network))
-    if hit is None or hit[0] is not network:
-        if len(_GEOM) > 8:
-            _GEOM.clear()
-        hit = (network, {})
-        _GEOM[id(network)] = hit
-    cache = hit[1]
+    cache = _road_geoms.get_for(network, dict)
     if ("segs", road) not in cache:
         segs = []
         for sid in network.segments_of(road):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,9 @@ import shapely
 from pyproj import Transformer
 from shapely import LineString, Point, STRtree
 from shapely.ops import nearest_points, unary_union
+
+from dashboard.roads.geo import main_axis
+from dashboard.storage.cache import ProcessCache
 
 ROAD_CLASSES = ("expressway", "arterial", "secondary", "local")
 DEFAULT_LANES = {"expressway": 6, "arterial": 6, "secondary": 4, "local": 2}
@@ -145,14 +147,7 @@ class RoadNetwork:
         if len(idx) == 1:
             return [self._ids[idx[0]]]
         mids = self._mids[idx]
-        centred = mids - mids.mean(axis=0)
-        _u, _s, vt = np.linalg.svd(centred, full_matrices=False)
-        axis = vt[0]
-        if abs(axis[0]) >= abs(axis[1]):
-            axis = axis if axis[0] >= 0 else -axis
-        else:
-            axis = axis if axis[1] >= 0 else -axis
-        proj = centred @ axis
+        proj = (mids - mids.mean(axis=0)) @ main_axis(mids)
         order = sorted(range(len(idx)), key=lambda k: (round(float(proj[k]), 3),
                                                       self._ids[idx[k]]))
         return [self._ids[idx[k]] for k in order]
@@ -464,8 +459,7 @@ def active_network_path(state_dir: Path) -> Path:
     return default_network_dir() / "roads.geojson"
 
 
-_cache_lock = threading.Lock()
-_cache: dict[str, tuple[tuple, RoadNetwork]] = {}
+_networks: ProcessCache[RoadNetwork] = ProcessCache(16)   # by resolved path, tagged by _stamp
 
 
 def _stamp(path: Path) -> tuple:
@@ -483,19 +477,9 @@ def _stamp(path: Path) -> tuple:
 def get_network(state_dir: Path) -> RoadNetwork:
     """The active network, loaded once per process and reloaded when its files change."""
     path = active_network_path(Path(state_dir))
-    key = str(path.resolve())
-    stamp = _stamp(path)
-    with _cache_lock:
-        hit = _cache.get(key)
-        if hit is not None and hit[0] == stamp:
-            return hit[1]
-    network = load_network(path)
-    with _cache_lock:
-        _cache[key] = (stamp, network)
-    return network
+    return _networks.get(str(path.resolve()), lambda: load_network(path), tag=_stamp(path))
 
 
 def clear_network_cache() -> None:
     """Forget every loaded network (they are reloaded on next use)."""
-    with _cache_lock:
-        _cache.clear()
+    _networks.clear()

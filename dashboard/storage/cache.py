@@ -8,13 +8,16 @@ Two levels:
 - A small dict in this process, safe to drop at any time (bounded; the oldest entry goes first).
 
 Nothing here is the truth: every entry can be rebuilt from Redis data by ``build``.
+
+``ProcessCache`` is the one helper behind every per-process cache of the app (loaded road
+networks, per-network indexes and figures, these caches themselves).
 """
 from __future__ import annotations
 
 import json
 import threading
 from collections import OrderedDict
-from typing import Any, Callable
+from typing import Any, Callable, Generic, Hashable, TypeVar
 
 import redis
 
@@ -22,6 +25,80 @@ from dashboard.storage.keys import Keys
 
 DEFAULT_TTL_S = 600
 LOCAL_MAX_ENTRIES = 64
+
+V = TypeVar("V")
+_BY_IDENTITY = object()   # marks the keys of ``ProcessCache.get_for``
+
+
+class ProcessCache(Generic[V]):
+    """A thread-safe, bounded cache in this process: at most ``max_entries`` entries, the least
+    recently used goes first.
+
+    An entry is found by its key and its tag (e.g. a data version or a file stamp; an entry
+    with another tag is a miss and is replaced). ``get_for`` keys an entry by the identity of
+    an object and keeps that object alive while the entry exists, so its ``id()`` cannot be
+    reused meanwhile by another object. ``build`` runs outside the lock; when two threads
+    miss at once both build and the first stored value wins.
+    """
+
+    def __init__(self, max_entries: int):
+        self.max_entries = max_entries
+        self._entries: OrderedDict[Hashable, tuple[Any, Hashable, V]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], V], *, tag: Hashable = None) -> V:
+        """The value cached under (``key``, ``tag``), else ``build()``, stored."""
+        return self._get(key, None, tag, build)
+
+    def get_for(self, obj: object, build: Callable[[], V], *, key: Hashable = None,
+                tag: Hashable = None) -> V:
+        """The value cached for the object ``obj`` itself (and ``key``, ``tag``), else
+        ``build()``, stored."""
+        return self._get((_BY_IDENTITY, id(obj), key), obj, tag, build)
+
+    def peek(self, key: Hashable, *, tag: Hashable = None) -> V | None:
+        """The value cached under (``key``, ``tag``), or None."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[0] is not None or entry[1] != tag:
+                return None
+            self._entries.move_to_end(key)
+            return entry[2]
+
+    def put(self, key: Hashable, value: V, *, tag: Hashable = None) -> V:
+        """Store ``value`` under (``key``, ``tag``), replacing what was there; returns it."""
+        return self._store(key, None, tag, value, replace=True)
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _get(self, key: Hashable, anchor: object, tag: Hashable, build: Callable[[], V]) -> V:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] is anchor and entry[1] == tag:
+                self._entries.move_to_end(key)
+                return entry[2]
+        return self._store(key, anchor, tag, build(), replace=False)
+
+    def _store(self, key: Hashable, anchor: object, tag: Hashable, value: V,
+               replace: bool) -> V:
+        with self._lock:
+            entry = self._entries.get(key)
+            if (not replace and entry is not None and entry[0] is anchor
+                    and entry[1] == tag):
+                value = entry[2]          # another thread stored it meanwhile
+            else:
+                self._entries[key] = (anchor, tag, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+            return value
 
 
 def dumps(obj: Any) -> str:
@@ -40,33 +117,19 @@ class VersionedCache:
         self.keys = keys
         self.ttl_s = ttl_s
         self.local_max = local_max
-        self._local: OrderedDict[str, list] = OrderedDict()
-        self._memo: dict[str, tuple[str, Any]] = {}
-        self._lock = threading.Lock()
+        self._local: ProcessCache[list] = ProcessCache(local_max)   # name → entry, by tag
+        self._memo: ProcessCache[Any] = ProcessCache(local_max)
+        self._lock = threading.Lock()   # guards an entry's parsed value
         self.hits_local = self.hits_shared = self.builds = 0
-
-    def _local_get(self, name: str, tag: str) -> list | None:
-        with self._lock:
-            entry = self._local.get(name)
-            if entry is not None and entry[0] == tag:
-                self._local.move_to_end(name)
-                return entry
-        return None
 
     def _local_put(self, name: str, tag: str, text: str, value: Any = None,
                    parsed: bool = False) -> list:
-        entry = [tag, text, value, parsed]
-        with self._lock:
-            self._local[name] = entry
-            self._local.move_to_end(name)
-            while len(self._local) > self.local_max:
-                self._local.popitem(last=False)
-        return entry
+        return self._local.put(name, [tag, text, value, parsed], tag=tag)
 
     def _entry(self, name: str, tag: str, build: Callable[[], Any],
                ttl_s: int | None = None) -> list:
         """[tag, json text, parsed value or None, parsed?] for (name, tag)."""
-        entry = self._local_get(name, tag)
+        entry = self._local.peek(name, tag=tag)
         if entry is not None:
             self.hits_local += 1
             return entry
@@ -116,34 +179,17 @@ class VersionedCache:
     def memo(self, name: str, tag: str | int, build: Callable[[], Any]) -> Any:
         """In-process only (no Redis, no JSON): for objects that are cheap to keep and costly
         to rebuild per request, such as the per-network base figure."""
-        tag = str(tag)
-        with self._lock:
-            entry = self._memo.get(name)
-            if entry is not None and entry[0] == tag:
-                return entry[1]
-        value = build()
-        with self._lock:
-            self._memo[name] = (tag, value)
-            while len(self._memo) > self.local_max:
-                self._memo.pop(next(iter(self._memo)))
-        return value
+        return self._memo.get(name, build, tag=str(tag))
 
     def drop_local(self) -> None:
         """Forget everything held in this process (the shared copies stay)."""
-        with self._lock:
-            self._local.clear()
-            self._memo.clear()
+        self._local.clear()
+        self._memo.clear()
 
 
-_caches: dict[tuple[int, str], VersionedCache] = {}
-_caches_lock = threading.Lock()
+_caches: ProcessCache[VersionedCache] = ProcessCache(16)
 
 
 def cache_for(r: redis.Redis, keys: Keys) -> VersionedCache:
     """One cache per (connection, key prefix) in this process."""
-    k = (id(r), keys.base)
-    with _caches_lock:
-        c = _caches.get(k)
-        if c is None or c.r is not r:
-            c = _caches[k] = VersionedCache(r, keys)
-        return c
+    return _caches.get_for(r, lambda: VersionedCache(r, keys), key=keys.base)

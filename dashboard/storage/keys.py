@@ -28,14 +28,32 @@ class Keys:
     def hash_tag(self) -> str:
         return f"{{{self.city}}}"
 
+    # Prefixes of keys that end in an id. Lua scripts that build such keys from ids get the
+    # prefix as an argument instead of spelling it: ``event_prefix + id == event(id)``.
+    @property
+    def event_prefix(self) -> str:
+        return f"{self.base}event:"
+
+    @property
+    def active_prefix(self) -> str:
+        return f"{self.base}active:"
+
+    @property
+    def geo_prefix(self) -> str:
+        return f"{self.base}geo:"
+
+    @property
+    def unit_prefix(self) -> str:
+        return f"{self.base}unit:"
+
     def event(self, event_id: str) -> str:
-        return f"{self.base}event:{event_id}"
+        return f"{self.event_prefix}{event_id}"
 
     def active(self, kind: str) -> str:
-        return f"{self.base}active:{kind}"
+        return f"{self.active_prefix}{kind}"
 
     def geo(self, kind: str) -> str:
-        return f"{self.base}geo:{kind}"
+        return f"{self.geo_prefix}{kind}"
 
     def congestion(self) -> str:
         return f"{self.base}congestion"
@@ -116,7 +134,7 @@ class Keys:
 
     def unit(self, unit_id: str) -> str:
         """Hash: one unit (type, callsign, position, status, current incident, rev)."""
-        return f"{self.base}unit:{unit_id}"
+        return f"{self.unit_prefix}{unit_id}"
 
     def units_geo(self) -> str:
         """Geo set: every unit's last position (GEOSEARCH for the nearest free units)."""

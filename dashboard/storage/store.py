@@ -157,13 +157,20 @@ class Store:
             expires = now + (ttl_s if ttl_s is not None else DEFAULT_TTL_S[ev.kind])
         obs = ev.observed_at.astimezone(timezone.utc)
         day, minute = obs.strftime("%Y%m%d"), obs.strftime("%H%M")
-        ts = [[f"new:{ev.kind}", day, minute]]
+        ts = [[self.keys.ts(f"new:{ev.kind}", day), minute]]
         if ev.district:
-            ts.append([f"new:{ev.kind}:{ev.district}", day, minute])
+            ts.append([self.keys.ts(f"new:{ev.kind}:{ev.district}", day), minute])
         fields = ev.to_hash()
         return {"id": ev.id, "kind": ev.kind, "hash": ev.content_hash(fields), "fields": fields,
                 "expires": expires, "lon": ev.lon, "lat": ev.lat,
                 "ended": ev.status == "ended", "ts": ts}
+
+    def _upsert_call(self, chunk: list[dict[str, Any]], now: float) -> tuple[list, list]:
+        """KEYS and ARGV of one upsert_events.lua call for a chunk of ``_item``s."""
+        k = self.keys
+        return ([k.version(), k.changes()],
+                [k.event_prefix, k.active_prefix, k.geo_prefix, repr(now), self.changes_maxlen,
+                 self.event_ttl_s, json.dumps(chunk, ensure_ascii=False)])
 
     def upsert_events(self, events: Sequence[RoadEvent], ttl_s: float | None = None,
                       now: float | None = None) -> BatchResult:
@@ -177,9 +184,7 @@ class Store:
         pipe = self.r.pipeline(transaction=False)
         for start in range(0, len(events), BATCH_SIZE):
             chunk = [self._item(ev, now, ttl_s) for ev in events[start:start + BATCH_SIZE]]
-            run_script(script, [self.keys.version()],
-                       [self.keys.base, repr(now), self.changes_maxlen, self.event_ttl_s,
-                        json.dumps(chunk, ensure_ascii=False)], client=pipe)
+            run_script(script, *self._upsert_call(chunk, now), client=pipe)
         for new, upd, dup, ended, version in self._execute_confirmed(pipe):
             result.add(BatchResult(int(new), int(upd), int(dup), int(ended), int(version)))
         return result

@@ -3,7 +3,8 @@
 - Anonymous callers (and restricted roles such as the wall kiosk) get masked event text;
   only a logged-in role holding ``see_pii`` gets the text as stored. Private data (the
   ``private:<id>`` hashes) is never read here, and ``attrs`` is reduced to a whitelist.
-- Bad parameters answer 400 with ``{"error": "<reason>"}``; Redis down answers 503.
+- Bad parameters (``params.BadParameter``) answer 400 with ``{"error": "<reason>"}``;
+  Redis down answers 503.
 - Masked answers are public and cacheable for a few seconds (a proxy in front can absorb a
   holiday crowd); bodies are cached by data version in Redis for every worker.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -22,8 +22,13 @@ import redis
 from flask import Blueprint, Response, jsonify, request
 
 from dashboard.web import session
-from dashboard.storage.cache import cache_for, dumps
+from dashboard.web.conditional import conditional_response
+from dashboard.web.params import (BadParameter, check_params, error_response, parse_bbox,
+                                  parse_district, parse_int, parse_kind, parse_levels,
+                                  parse_time)
+from dashboard.storage.cache import ProcessCache, cache_for, dumps
 from dashboard.congestion import LEVEL_NAMES, LEVEL_NAMES_EN
+from dashboard.masking import mask_for_public
 from dashboard.storage.keys import KINDS
 
 API_VERSION = "1.0.0"
@@ -38,107 +43,6 @@ METRIC_RE = re.compile(r"^(new:(incident|congestion|construction|report)(:[^:\s]
                        r"|(cidx|ckm):[^:\s]{1,50})$")
 SECRET_RE = re.compile(r"(?i)\b(key|token|secret|password|passwd|sig|signature|access_token)"
                        r"=([^&\s]+)")
-
-
-class BadRequest(ValueError):
-    """A query parameter is wrong; the message is the reason given to the caller."""
-
-
-def mask_for_public(text: str) -> str:
-    """Event text with personal data masked; "" if masking is unavailable (fail closed)."""
-    from dashboard.live.wall import masked
-
-    return masked(text)
-
-
-# -- parameter parsing (pure; raises BadRequest) ----------------------------------------
-def parse_bbox(value: str | None) -> tuple[float, float, float, float] | None:
-    if value is None or value == "":
-        return None
-    parts = value.split(",")
-    if len(parts) != 4:
-        raise BadRequest("bbox must be lon0,lat0,lon1,lat1 (four numbers)")
-    try:
-        x0, y0, x1, y1 = (float(p) for p in parts)
-    except ValueError:
-        raise BadRequest("bbox must be lon0,lat0,lon1,lat1 (four numbers)") from None
-    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
-        raise BadRequest("bbox values must be finite numbers")
-    if not (-180 <= x0 <= 180 and -180 <= x1 <= 180 and -90 <= y0 <= 90 and -90 <= y1 <= 90):
-        raise BadRequest("bbox: longitudes must be within ±180 and latitudes within ±90")
-    if x0 >= x1 or y0 >= y1:
-        raise BadRequest("bbox: need lon0 < lon1 and lat0 < lat1")
-    return x0, y0, x1, y1
-
-
-def parse_time(value: str | None, name: str, tz: ZoneInfo) -> datetime | None:
-    """ISO-8601; a value without offset is read in the city's timezone."""
-    if value is None or value == "":
-        return None
-    if len(value) > 40:
-        raise BadRequest(f"{name}: not an ISO-8601 time")
-    try:
-        dt = datetime.fromisoformat(value.replace(" ", "T", 1) if " " in value else value)
-    except ValueError:
-        raise BadRequest(f"{name}: not an ISO-8601 time (e.g. 2025-10-01T08:00:00+08:00)") \
-            from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=tz)
-    if not 2000 <= dt.year <= 2100:
-        raise BadRequest(f"{name}: year {dt.year} is out of range")
-    return dt.astimezone(timezone.utc)
-
-
-def parse_int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
-    if value is None or value == "":
-        return default
-    if not re.fullmatch(r"\d{1,9}", value):
-        raise BadRequest(f"{name} must be a whole number {lo}-{hi}")
-    n = int(value)
-    if not lo <= n <= hi:
-        raise BadRequest(f"{name} must be between {lo} and {hi}")
-    return n
-
-
-def parse_kind(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    if value not in KINDS:
-        raise BadRequest(f"kind must be one of {', '.join(KINDS)}")
-    return value
-
-
-def parse_district(value: str | None, known: set[str] | None) -> str | None:
-    if value is None or value == "":
-        return None
-    if len(value) > 50:
-        raise BadRequest("district name too long")
-    if known is not None and value not in known:
-        raise BadRequest(f"unknown district {value!r} (one of {', '.join(sorted(known))})")
-    return value
-
-
-def parse_levels(value: str | None) -> set[int] | None:
-    if value is None or value == "":
-        return None
-    out = set()
-    for part in value.split(","):
-        if part not in ("0", "1", "2", "3", "4"):
-            raise BadRequest("level must be a comma list of 0-4")
-        out.add(int(part))
-    return out
-
-
-def check_params(allowed: set[str]) -> None:
-    """Unknown parameters are refused, so a typo (``bbx=``) is not silently ignored.
-    Names starting with "_" (cache busters) are let through."""
-    unknown = sorted(k for k in request.args if k not in allowed and not k.startswith("_"))
-    if unknown:
-        raise BadRequest(f"unknown parameter(s): {', '.join(unknown)} "
-                         f"(allowed: {', '.join(sorted(allowed))})")
-    for k in allowed:
-        if len(request.args.getlist(k)) > 1:
-            raise BadRequest(f"parameter {k} given more than once")
 
 
 # -- serialisers --------------------------------------------------------------------------
@@ -201,17 +105,15 @@ def _num(v: str | None) -> bool:
 
 
 # -- the segment index used to filter congestion by district and box ----------------------
-_seg_index_lock = threading.Lock()
-_seg_index: dict[int, tuple[object, dict[str, tuple]]] = {}
+_seg_indexes: ProcessCache[dict[str, tuple]] = ProcessCache(1)   # one network at a time
 
 
 def segment_index(network) -> dict[str, tuple[str, str, float, float, float, float]]:
     """segment_id -> (road_name, district, minx, miny, maxx, maxy), built once per network."""
-    key = id(network)
-    with _seg_index_lock:
-        hit = _seg_index.get(key)
-        if hit is not None and hit[0] is network:
-            return hit[1]
+    return _seg_indexes.get_for(network, lambda: _build_segment_index(network))
+
+
+def _build_segment_index(network) -> dict[str, tuple[str, str, float, float, float, float]]:
     segs = network.segments
     bounds = segs.geometry.bounds
     names = segs["road_name"].fillna("").astype(str)
@@ -221,9 +123,6 @@ def segment_index(network) -> dict[str, tuple[str, str, float, float, float, flo
             segs.index.astype(str), names, bounds["minx"], bounds["miny"], bounds["maxx"],
             bounds["maxy"], districts if districts is not None else [""] * len(segs)):
         index[sid] = (name, dist, float(minx), float(miny), float(maxx), float(maxy))
-    with _seg_index_lock:
-        _seg_index.clear()
-        _seg_index[key] = (network, index)
     return index
 
 
@@ -387,9 +286,7 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
     """``/api/v1/…`` routes. ``get_services()`` returns the worker's Services."""
     bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
-    @bp.errorhandler(BadRequest)
-    def _bad(exc: BadRequest):
-        return jsonify({"error": str(exc)}), 400
+    bp.register_error_handler(BadParameter, error_response)
 
     @bp.errorhandler(redis.RedisError)
     def _down(exc: redis.RedisError):
@@ -411,17 +308,14 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
             return resp
         params = "&".join(f"{k}={v}" for k, v in sorted(request.args.items(multi=True)))
         digest = hashlib.sha1(f"{request.path}?{params}".encode()).hexdigest()[:20]
-        etag = f'W/"{tag}-{digest[:8]}"'
-        if etag in request.headers.get("If-None-Match", ""):
-            resp = Response(status=304)
-        else:
+
+        def text() -> str:
             # one entry per distinct query: kept briefly, so odd queries cannot fill Redis
-            text = cache_for(svc.r, svc.keys).get_text(f"api:{name}:{digest}", tag, build,
+            return cache_for(svc.r, svc.keys).get_text(f"api:{name}:{digest}", tag, build,
                                                        ttl_s=API_CACHE_TTL_S)
-            resp = Response(text, mimetype="application/json")
         max_age = max(1, int(min(svc.settings.refresh_s, 30)))
-        resp.headers["Cache-Control"] = f"public, max-age={max_age}"
-        resp.headers["ETag"] = etag
+        resp = conditional_response(f"{tag}-{digest[:8]}", text, "application/json",
+                                    f"public, max-age={max_age}", weak=True)
         resp.headers["Vary"] = "Cookie"
         return resp
 
@@ -482,20 +376,20 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
         svc = get_services()
         check_params({"since", "until", "step", "how"})
         if not METRIC_RE.match(metric):
-            raise BadRequest("metric must be new:<kind>[:<district>], cidx:<area> or "
-                             "ckm:<area>")
+            raise BadParameter("metric must be new:<kind>[:<district>], cidx:<area> or "
+                               "ckm:<area>")
         tz = ZoneInfo(svc.settings.timezone)
         now = datetime.now(timezone.utc)
         until = parse_time(request.args.get("until"), "until", tz) or now
         since = parse_time(request.args.get("since"), "since", tz) or until - timedelta(hours=24)
         if since >= until:
-            raise BadRequest("since must be before until")
+            raise BadParameter("since must be before until")
         if until - since > MAX_WINDOW:
-            raise BadRequest("the window since..until is at most 31 days")
+            raise BadParameter("the window since..until is at most 31 days")
         step = parse_int(request.args.get("step"), "step", 60, 1, 1440)
         how = request.args.get("how") or ("sum" if metric.startswith("new:") else "mean")
         if how not in ("sum", "mean", "last"):
-            raise BadRequest("how must be sum, mean or last")
+            raise BadParameter("how must be sum, mean or last")
 
         def build():
             pts = svc.store.timeseries(metric, since, until, step, how)

@@ -7,13 +7,16 @@
   phone revalidating every ``refresh_s`` stays far below the default 60 per minute.
   Over the limit → 429 with ``Retry-After``.
 - Answers carry a strong ETag ``"<version>.<minute>.<road+format digest>"`` and
-  ``Cache-Control: public, max-age=<refresh_s>``; ``If-None-Match`` → 304 without a body.
+  ``Cache-Control: public, max-age=<refresh_s>``; ``If-None-Match`` → 304 without a body
+  (``dashboard.web.conditional``).
   The minute is part of the tag (as in ``api.respond``) because observations turn stale
   and events expire with time alone, without a new data version. The body is built with
   the minute's start as "now", so one tag always means the same bytes.
 - Bodies are cached per (tag, road, format) through ``dashboard.cache``: a holiday crowd
   asking for the same road costs one build per version and minute, in all workers together.
   Unknown names (404) and bad names (400) are not cached, so odd queries cannot fill Redis.
+- A bad name (``live.public.QueryError``) or a repeated ``name=`` (``params.BadParameter``)
+  → 400; JSON errors are ``{"error": "<reason>"}`` as everywhere in the API.
 - Redis unreachable → 503 (JSON, or the page saying so).
 """
 from __future__ import annotations
@@ -28,15 +31,17 @@ import redis
 from flask import Blueprint, Response, request
 from jinja2 import Environment
 
-from dashboard.storage.cache import cache_for, dumps
+from dashboard.storage.cache import ProcessCache, cache_for, dumps
 from dashboard.congestion import LEVEL_COLOURS
 from dashboard.live.public import (MAX_NAME_CHARS, QueryError, UnknownRoad, clean_name, find_road,
                      road_answer)
+from dashboard.web.conditional import conditional_response
+from dashboard.web.params import BadParameter
 from dashboard.web.ratelimit import RateLimiter
 
 RATE_SCOPE = "public"
 PUBLIC_CACHE_TTL_S = 300
-_limiters: dict[tuple[int, str], RateLimiter] = {}
+_limiters: ProcessCache[RateLimiter] = ProcessCache(16)   # by connection and city, tagged by limit
 
 
 # -- the page --------------------------------------------------------------------------------
@@ -138,13 +143,11 @@ def _digest(road: str, fmt: str) -> str:
 
 
 def _limiter(svc) -> RateLimiter:
-    key = (id(svc.r), svc.keys.base)
-    lim = _limiters.get(key)
     s = svc.settings
-    if lim is None or lim.r is not svc.r or lim.limit != s.public_rate_limit:
-        lim = _limiters[key] = RateLimiter(svc.r, svc.keys, RATE_SCOPE, s.public_rate_limit,
-                                           s.public_rate_window_s)
-    return lim
+    return _limiters.get_for(svc.r, lambda: RateLimiter(svc.r, svc.keys, RATE_SCOPE,
+                                                        s.public_rate_limit,
+                                                        s.public_rate_window_s),
+                             key=svc.keys.base, tag=s.public_rate_limit)
 
 
 def make_public(get_services: Callable[[], Any]) -> Blueprint:
@@ -176,35 +179,31 @@ def make_public(get_services: Callable[[], Any]) -> Blueprint:
                                        f"{get_services().settings.public_rate_window_s} s; "
                                        f"retry after {verdict.retry_after_s} s")
 
-    def conditional(road: str, fmt: str, mimetype: str) -> Response:
+    def serve(road: str, fmt: str, mimetype: str) -> Response:
         """The cached answer for ``road`` in ``fmt``, or 304 when the client has it."""
         svc = get_services()
         now = time.time()
         minute = int(now // 60)
         version = svc.store.version()
-        etag = f"{version}.{minute}.{_digest(road, fmt)}"
-        if request.if_none_match.contains_weak(etag):
-            resp = Response(status=304)
-        else:
-            cache = cache_for(svc.r, svc.keys)
-            tag = f"{version}:{minute}"
+        tag = f"{version}:{minute}"
 
-            def data() -> dict:
-                return road_answer(svc.store, svc.network, road, minute * 60.0, version,
-                                   svc.settings.congestion_stale_s)
+        def data() -> dict:
+            return road_answer(svc.store, svc.network, road, minute * 60.0, version,
+                               svc.settings.congestion_stale_s)
+
+        def text() -> str:
+            cache = cache_for(svc.r, svc.keys)
             if fmt == "json":
-                text = cache.get_text(f"public:json:{_digest(road, 'json')}", tag, data,
+                return cache.get_text(f"public:json:{_digest(road, 'json')}", tag, data,
                                       ttl_s=PUBLIC_CACHE_TTL_S)
-            else:
-                def html() -> str:
-                    answer = cache.get(f"public:json:{_digest(road, 'json')}", tag, data)
-                    return render_page(svc.settings.city_name, svc.settings.timezone,
-                                       query=road, answer=answer)
-                text = cache.get(f"public:html:{_digest(road, 'html')}", tag, html)
-            resp = Response(text, mimetype=mimetype)
-        resp.set_etag(etag)
-        resp.headers["Cache-Control"] = f"public, max-age={max(1, int(svc.settings.refresh_s))}"
-        return resp
+
+            def html() -> str:
+                answer = cache.get(f"public:json:{_digest(road, 'json')}", tag, data)
+                return render_page(svc.settings.city_name, svc.settings.timezone,
+                                   query=road, answer=answer)
+            return cache.get(f"public:html:{_digest(road, 'html')}", tag, html)
+        return conditional_response(f"{version}.{minute}.{_digest(road, fmt)}", text, mimetype,
+                                    f"public, max-age={max(1, int(svc.settings.refresh_s))}")
 
     @bp.get("/api/v1/public/roads")
     def roads_json():
@@ -216,15 +215,15 @@ def make_public(get_services: Callable[[], Any]) -> Blueprint:
                                   {"Retry-After": str(retry)})
             try:
                 if len(request.args.getlist("name")) > 1:
-                    raise QueryError("name given more than once")
+                    raise BadParameter("name given more than once")
                 name = clean_name(request.args.get("name"))
                 road = find_road(get_services().network, name)
-            except QueryError as exc:
+            except (BadParameter, QueryError) as exc:
                 return json_error(400, {"error": str(exc)})
             except UnknownRoad as exc:
                 return json_error(404, {"error": f"no road named {exc.name}",
                                         "close_matches": exc.close_matches})
-            return conditional(road, "json", "application/json")
+            return serve(road, "json", "application/json")
         except redis.RedisError as exc:
             return json_error(503, {"error": "data store unreachable "
                                              f"({exc.__class__.__name__})"})
@@ -249,7 +248,7 @@ def make_public(get_services: Callable[[], Any]) -> Blueprint:
             except UnknownRoad as exc:
                 msg = f"没有找到“{exc.name}”。"
                 return page(404, query=shown, message=msg, matches=exc.close_matches)
-            return conditional(road, "html", "text/html")
+            return serve(road, "html", "text/html")
         except redis.RedisError:
             return page(503, query=shown, message="路况数据暂时无法获取，请稍后再试。")
 

@@ -12,6 +12,7 @@ from typing import Callable
 
 from flask import Flask, abort, current_app, g, has_request_context, redirect, request, \
     session
+from werkzeug.exceptions import Forbidden, Unauthorized
 
 from dashboard.auth import AuthError, User, authenticate, create_session, end_session, has_permission, \
     session_user
@@ -58,16 +59,19 @@ def current_user() -> User | None:
     return user
 
 
-def wall_token_ok(configured: str) -> bool:
-    """Kiosk access to the wall: no token configured → open; otherwise the token must match
-    (from ?token= on the page, or the Referer of the page's callback POSTs)."""
+def wall_token_ok(configured: str, supplied: str | None = None) -> bool:
+    """Kiosk access to the wall, the one check of the kiosk token: no token configured →
+    open; otherwise ``supplied`` must match (compared in constant time). Without
+    ``supplied``, the token comes from this request: its ``?token=`` (the page), else the
+    ``?token=`` of its Referer (the page's callback POSTs)."""
     if not configured:
         return True
-    supplied = request.args.get("token", "")
-    if not supplied and request.referrer:
-        from urllib.parse import parse_qs, urlparse
+    if supplied is None:
+        supplied = request.args.get("token", "")
+        if not supplied and request.referrer:
+            from urllib.parse import parse_qs, urlparse
 
-        supplied = (parse_qs(urlparse(request.referrer).query).get("token") or [""])[0]
+            supplied = (parse_qs(urlparse(request.referrer).query).get("token") or [""])[0]
     return hmac.compare_digest(supplied.encode(), configured.encode())
 
 
@@ -87,6 +91,26 @@ def require(permission: str) -> User:
         abort(403)
     refuse_flagged_input()
     return user
+
+
+def check(user: User | None, permission: str, *, anonymous: str = "log in first",
+          forbidden: str = "") -> None:
+    """Raise 401 (no user) or 403 (``user`` lacks ``permission``): for the plain functions
+    behind callbacks, which take the user as an argument. ``anonymous`` and ``forbidden``
+    are the messages (default: which permission is missing)."""
+    if user is None:
+        raise Unauthorized(anonymous)
+    if not user.can(permission):
+        raise Forbidden(forbidden or f"role {user.role!r} lacks {permission}")
+
+
+def check_wall_access(configured: str, supplied: str, user: User | None) -> None:
+    """Raise 403 unless the caller may see the wall: a logged-in user with ``view_wall``,
+    or the kiosk ``supplied`` token matching the ``configured`` one (none configured: open)."""
+    if user is not None and user.can("view_wall"):
+        return
+    if not wall_token_ok(configured, supplied):
+        raise Forbidden("wall token missing or wrong")
 
 
 def refuse_flagged_input() -> None:

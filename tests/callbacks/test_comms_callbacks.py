@@ -95,15 +95,17 @@ def test_draft_from_live_data_in_one_call(svc):
     now = time.time()
     svc.store.set_congestion([(s, 3, 10.0, "amap", now) for s in segs])
     li = User("li", "comms")
-    text, data, editing, msg = CB.compose(ids.COMMS_BTN_DRAFT, "traffic", None, "泰安路况",
-                                          "泰安发布", {}, "", None, None, None, svc, li, now)
+    out = CB.compose(ids.COMMS_BTN_DRAFT, "traffic", None, "泰安路况", "泰安发布", {}, "",
+                     None, None, None, svc, li, now)
+    text, data, editing, msg = out["text"], out["data"], out["editing"], out["message"]
     assert text.startswith("#泰安路况#【路况播报】截至")
     assert "，东岳大街(青年路—通天街)拥堵。" in text and text.endswith(" @泰安发布")
     assert data["kind"] == "traffic" and editing is None and "已生成路况播报" in msg
     out = CB.previews_view(text, data, li)
-    weibo_text, sms_text = out[0], out[2]
+    weibo_text, sms_text = out["previews"]["weibo"], out["previews"]["sms"]
     assert weibo_text == text and sms_text.startswith("【泰安交警】路况播报：截至")
-    assert len(out) == 10
+    assert list(out["previews"]) == list(out["counts"]) == list(ids.COMMS_CHANNELS)
+    assert len(ids.COMMS_CHANNELS) == 5
 
 
 def test_roles_are_checked_in_every_plain_function(svc):
@@ -124,43 +126,42 @@ def test_roles_are_checked_in_every_plain_function(svc):
             CB.reach_view(None, svc, user)
         with pytest.raises(exc):
             CB.reach_upload("data:text/csv;base64,", "x.csv", 0, svc, user)
-    assert CB.previews_view("", None, li)[0] == ""
+    assert CB.previews_view("", None, li)["previews"]["weibo"] == ""
 
 
 def test_save_approve_publish_as_plain_functions(svc):
     li, wang = User("li", "comms"), User("wang", "comms")
     text = "#泰安路况#【路况播报】截至10月1日9时30分，全市主要道路通行顺畅。"
-    msg, changed, editing = CB.act(ids.COMMS_BTN_SAVE, text, None, None, None, None,
-                                   "weibo", "", 0, svc, li)
+    out = CB.act(ids.COMMS_BTN_SAVE, text, None, None, None, None, "weibo", "", 0, svc, li)
+    msg, changed, editing = out["message"], out["changed"], out["editing"]
     assert editing == {"id": "B000001", "rev": 1} and changed == 1 and "等待另一名民警审核" in msg
-    msg, *_ = CB.act(ids.COMMS_BTN_APPROVE, text, None, None, "B000001", 1, "weibo", "", 1,
-                     svc, li)
+    msg = CB.act(ids.COMMS_BTN_APPROVE, text, None, None, "B000001", 1, "weibo", "", 1,
+                 svc, li)["message"]
     assert "不能审核自己撰写的稿件" in msg
-    msg, changed, *_ = CB.act(ids.COMMS_BTN_APPROVE, "", None, None, "B000001", 1, "weibo", "",
-                              1, svc, wang)
+    msg = CB.act(ids.COMMS_BTN_APPROVE, "", None, None, "B000001", 1, "weibo", "",
+                 1, svc, wang)["message"]
     assert "已审核通过" in msg
-    msg, *_ = CB.act(ids.COMMS_BTN_PUBLISH, "", None, None, "B000001", 1, "weibo", "42", 2,
-                     svc, li)                                   # stale rev
+    msg = CB.act(ids.COMMS_BTN_PUBLISH, "", None, None, "B000001", 1, "weibo", "42", 2,
+                 svc, li)["message"]                            # stale rev
     assert "已被他人修改" in msg
-    msg, *_ = CB.act(ids.COMMS_BTN_PUBLISH, "", None, None, "B000001", 2, "weibo", "42", 2,
-                     svc, li)
+    msg = CB.act(ids.COMMS_BTN_PUBLISH, "", None, None, "B000001", 2, "weibo", "42", 2,
+                 svc, li)["message"]
     assert "已登记发布" in msg
     rec = BulletinStore(svc.r, svc.keys).get("B000001")
     assert rec.state == "published" and rec.publications[0]["post_id"] == "42"
-    view, rev = CB.selected_view("B000001", svc, li)
-    assert rev == 3
-    table, opts, value = CB.bulletins_view(svc, li, selected="B000009", prefer=None)
-    assert opts[0]["value"] == "B000001" and value is None
-    assert CB.bulletins_view(svc, li, selected="B000001")[2] == "B000001"
+    assert CB.selected_view("B000001", svc, li)["rev"] == 3
+    out = CB.bulletins_view(svc, li, selected="B000009", prefer=None)
+    assert out["options"][0]["value"] == "B000001" and out["value"] is None
+    assert CB.bulletins_view(svc, li, selected="B000001")["value"] == "B000001"
 
 
 def test_user_text_is_shown_as_text(svc):
     li = User("li", "comms")
     hostile = "【路况播报】<img src=x onerror=alert(1)> javascript:alert(2)"
     out = CB.previews_view(hostile, None, li)
-    assert out[0] == hostile                        # a string child: React renders it as text
+    assert out["previews"]["weibo"] == hostile      # a string child: React renders it as text
     CB.act(ids.COMMS_BTN_SAVE, hostile, None, None, None, None, "weibo", "", 0, svc, li)
-    view, _ = CB.selected_view("B000001", svc, li)
+    view = CB.selected_view("B000001", svc, li)["view"]
     pre = view.children[1]
     assert pre.children == hostile and isinstance(pre.children, str)
 
@@ -174,14 +175,17 @@ def test_reports_list_and_reply(svc):
                           "count": 2, "place": "长城路与泰玻大街路口"})
     svc.store.upsert_events([ev], now=now)
     li = User("li", "comms")
-    line, table, opts = CB.reports_view(svc, li, now)
+    out = CB.reports_view(svc, li, now)
+    line, table, opts = out["response"], out["table"], out["options"]
     assert line.startswith("待回复 1 条 · 最久已等待 15分钟")
     assert opts == [{"value": ev.id, "label": opts[0]["label"]}]
     assert "13812345678" not in json.dumps(table.to_plotly_json(), default=str,
                                            ensure_ascii=False)
-    msg, replied = CB.reply(ev.id, "已通知交警", 0, svc, li, now=now + 60)
+    out = CB.reply(ev.id, "已通知交警", 0, svc, li, now=now + 60)
+    msg, replied = out["message"], out["replied"]
     assert replied == 1 and "响应时间 16分钟" in msg
-    line, _, opts = CB.reports_view(svc, li, now + 60)
+    out = CB.reports_view(svc, li, now + 60)
+    line, opts = out["response"], out["options"]
     assert opts == [] and "响应时间中位数 16.0 分钟" in line
     with pytest.raises(Forbidden):
         CB.reply(ev.id, "", 0, svc, User("fu", "aux"))
@@ -194,7 +198,8 @@ def test_reach_panel_figures_and_csv(svc):
                     "3,2025-10-02 08:00,c,500,0,0,0\n").encode(), at=time.time())
     li = User("li", "comms")
     value = "national-day|2026-10-01|2026-10-07"
-    headline, daily, cumul, note = CB.reach_view(value, svc, li)
+    out = CB.reach_view(value, svc, li)
+    headline, daily, cumul = out["headline"], out["daily"], out["cumulative"]
     assert daily["data"][0]["y"] == [1000, 0, 25000, 0, 0, 0, 0]
     assert daily["data"][1]["y"] == [0, 500, 0, 0, 0, 0, 0]           # 2025 by day number
     assert cumul["data"][0]["y"][-1] == 26000
@@ -204,7 +209,8 @@ def test_reach_panel_figures_and_csv(svc):
     out = CB.reach_csv(value, svc, li)
     assert out["filename"] == "reach-2026-10-01-2026-10-07.csv"
     assert "合计,2,26000,3,3,3" in out["content"]
-    _, empty, _, msg = CB.reach_view("national-day|2026-10-02|2026-10-07", svc, li)
+    out = CB.reach_view("national-day|2026-10-02|2026-10-07", svc, li)
+    empty, msg = out["daily"], out["message"]
     assert empty["data"] == [] and "not a holiday period" in msg
 
 
@@ -213,10 +219,12 @@ def test_reach_upload_reports_rejected_rows(svc):
 
     body = "id,created_at,reads\n1,2026-10-01 08:00,5\n2,oops,7\n".encode()
     url = "data:text/csv;base64," + base64.b64encode(body).decode()
-    msg, n = CB.reach_upload(url, "x.csv", 0, svc, User("li", "comms"))
+    out = CB.reach_upload(url, "x.csv", 0, svc, User("li", "comms"))
+    msg, n = out["message"], out["imported"]
     assert n == 1 and "1 条微博" in msg and "第3行 发布时间" in msg
-    msg, n = CB.reach_upload("data:text/csv;base64," + base64.b64encode(b"a,b\n1,2").decode(),
-                             "y.csv", 1, svc, User("li", "comms"))
+    out = CB.reach_upload("data:text/csv;base64," + base64.b64encode(b"a,b\n1,2").decode(),
+                          "y.csv", 1, svc, User("li", "comms"))
+    msg = out["message"]
     assert "无法导入" in msg and "no post id column" in msg
 
 

@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 
 import pytest
-from dash import Patch
+from dash import Patch, no_update
 from dash.exceptions import PreventUpdate
 
 import callbacks.dispatch as C
@@ -17,6 +17,7 @@ from dashboard.roads import basemap
 from dashboard.dispatch import incidents as I
 from dashboard.dispatch import units as U
 from dashboard.auth import User, add_user
+from dashboard.dispatch import actions
 from dashboard.masking import contains_pii
 from dashboard.model import RoadEvent
 from dashboard.services import Services
@@ -54,12 +55,23 @@ def seed(svc) -> tuple[float, float]:
     return lon, lat
 
 
+def act(svc, user, action, selected, **choices):
+    """(message, refresh?) of ``C.act`` (the page's bump store at 0)."""
+    out = C.act(svc, user, action, selected, 0, actions.Choices(**choices))
+    assert out["bump"] in (1, no_update)
+    return out["message"], out["bump"] == 1
+
+
 def test_refresh_builds_the_queue_and_an_offline_map_then_patches(svc):
     seed(svc)
     res = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001")
     out = C.refresh(svc, AUX, {})
-    rows, unack, n_open, fig, _stats, create_opts, link_opts, merge_opts, units, seen = out
-    assert len(out) == C.REFRESH_OUTPUTS
+    assert set(out) == {"rows", "unacknowledged", "open", "map", "stats", "create_options",
+                        "report_options", "merge_options", "unit_options", "seen"}
+    rows, unack, n_open, fig = out["rows"], out["unacknowledged"], out["open"], out["map"]
+    create_opts, merge_opts, units = out["create_options"], out["merge_options"], \
+        out["unit_options"]
+    seen = out["seen"]
     assert [r["id"] for r in rows] == [res.incident_id] and unack == "1" and n_open == "1"
     assert isinstance(fig, dict) and basemap.style_urls(fig["layout"]["map"]["style"]) == []
     names = [t["name"] for t in fig["data"]]
@@ -72,73 +84,82 @@ def test_refresh_builds_the_queue_and_an_offline_map_then_patches(svc):
         C.refresh(svc, AUX, seen)
     I.acknowledge(svc.r, svc.keys, AUX, res.incident_id)
     again = C.refresh(svc, AUX, seen)
-    assert isinstance(again[3], Patch)           # the style is not sent again
-    assert again[1] == "0"
+    assert isinstance(again["map"], Patch)       # the style is not sent again
+    assert again["unacknowledged"] == "0"
 
 
 def test_select_masks_for_aux_and_shows_contact_to_officer(svc):
     seed(svc)
     inc = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001").incident_id
-    detail, selected, unit_opts, release, disabled = C.select(svc, AUX, inc)
+    out = C.select(svc, AUX, inc)
+    detail, selected, unit_opts, disabled = out["detail"], out["selected"], \
+        out["unit_options"], out["disabled"]
+    assert out["styles"] == [L.button_style(d) for d in disabled]
     assert selected == {"id": inc, "rev": 1}
     assert RAW not in repr(detail) and not contains_pii(repr(detail))
     assert [o["value"] for o in unit_opts][0] == "T-101"
     enabled = {a for a, d in zip(L.BUTTON_ORDER, disabled) if not d}
     assert enabled == {"acknowledge"}                      # aux: acknowledge only, here
-    detail, *_rest, disabled = C.select(svc, OFFICER, inc)
+    out = C.select(svc, OFFICER, inc)
+    detail, disabled = out["detail"], out["disabled"]
     assert RAW in repr(detail) and "泰安市民张伟" in repr(detail)
     enabled = {a for a, d in zip(L.BUTTON_ORDER, disabled) if not d}
     assert {"acknowledge", "verify", "assign_nearest", "assign", "clear", "merge",
             "link", "follow"} == enabled
-    assert C.select(svc, OFFICER, None)[1] is None
-    assert C.select(svc, OFFICER, "INC-999999")[1] is None
+    assert C.select(svc, OFFICER, None)["selected"] is None
+    assert C.select(svc, OFFICER, "INC-999999")["selected"] is None
 
 
 def test_act_runs_the_lifecycle_and_reports_conflicts(svc):
     seed(svc)
     inc = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001").incident_id
-    msg, again = C.act(svc, OFFICER, "assign_nearest", {"id": inc, "rev": 1})
+    msg, again = act(svc, OFFICER, "assign_nearest", {"id": inc, "rev": 1})
     assert again and "泰安交警101" in msg.children and "by road" in msg.children
     stale = {"id": inc, "rev": 2}
-    msg, again = C.act(svc, AUX, "on_scene", stale)
+    msg, again = act(svc, AUX, "on_scene", stale)
     assert "dispatched → on_scene" in msg.children and again
-    msg, again = C.act(svc, OFFICER2 := User("zhao", "officer"), "clear", stale)
+    msg, again = act(svc, OFFICER2 := User("zhao", "officer"), "clear", stale)
     assert "changed by wang at" in msg.children and "status dispatched → on_scene" in msg.children
     assert "refreshed" in msg.children and again
     assert I.load(svc.r, svc.keys, inc).status == "on_scene"
-    msg, _ = C.act(svc, OFFICER2, "clear", {"id": inc, "rev": 3})
+    msg, _ = act(svc, OFFICER2, "clear", {"id": inc, "rev": 3})
     assert I.load(svc.r, svc.keys, inc).status == "cleared"
-    msg, _ = C.act(svc, OFFICER, "on_scene", {"id": inc, "rev": 4})
+    msg, _ = act(svc, OFFICER, "on_scene", {"id": inc, "rev": 4})
     assert msg.children == "cannot go from cleared to on_scene; reopen first"
-    msg, _ = C.act(svc, OFFICER, "assign", {"id": inc, "rev": 4})
+    msg, _ = act(svc, OFFICER, "assign", {"id": inc, "rev": 4})
     assert "Pick a unit" in msg.children
-    msg, _ = C.act(svc, OFFICER, "verify", None)
+    msg, _ = act(svc, OFFICER, "verify", None)
     assert "Pick an incident" in msg.children
-    msg, _ = C.act(svc, AUX, "verify", {"id": inc, "rev": 4})
+    msg, _ = act(svc, AUX, "verify", {"id": inc, "rev": 4})
     assert "无权限" in msg.children or "cannot" in msg.children
 
 
 def test_create_unit_and_audit_views(svc):
     seed(svc)
-    msg, again, selected = C.create(svc, OFFICER, "weibo:4990001")
-    assert again and selected == {"id": "INC-000001", "rev": 1}
-    msg, _, _ = C.create(svc, OFFICER, "weibo:4990001")
-    assert "already linked to INC-000001" in msg.children
-    msg, again = C.set_unit_status(svc, OFFICER, "T-102", "off_duty")
+    out = C.create(svc, OFFICER, "weibo:4990001", bump=0)
+    assert out["bump"] == 1 and out["selected"] == {"id": "INC-000001", "rev": 1}
+    out = C.create(svc, OFFICER, "weibo:4990001", bump=1)
+    assert "already linked to INC-000001" in out["message"].children
+    assert out["bump"] == 2 and out["selected"] is no_update
+
+    def set_unit_status(*args):
+        out = C.set_unit_status(svc, OFFICER, *args, bump=0)
+        return out["message"], out["bump"] == 1
+    msg, again = set_unit_status("T-102", "off_duty")
     assert "下班" in msg.children and U.get_unit(svc.r, svc.keys, "T-102").status == "off_duty"
     # a unit moved by hand: to a point, or to a named intersection; nonsense is refused
-    msg, again = C.set_unit_status(svc, OFFICER, "T-102", "keep", "117.10, 36.20")
+    msg, again = set_unit_status("T-102", "keep", "117.10, 36.20")
     u = U.get_unit(svc.r, svc.keys, "T-102")
     assert (round(u.lon, 2), round(u.lat, 2)) == (117.10, 36.20) and u.status == "off_duty"
-    msg, again = C.set_unit_status(svc, OFFICER, "T-102", "keep", "长城路与泰玻大街路口")
+    msg, again = set_unit_status("T-102", "keep", "长城路与泰玻大街路口")
     u = U.get_unit(svc.r, svc.keys, "T-102")
     x, y = svc.network.intersection("长城路", "泰玻大街")
     assert abs(u.lon - x) < 1e-4 and abs(u.lat - y) < 1e-4
-    msg, _ = C.set_unit_status(svc, OFFICER, "T-102", "keep", "121.47, 31.23")
+    msg, _ = set_unit_status("T-102", "keep", "121.47, 31.23")
     assert "outside the city" in msg.children
-    msg, _ = C.set_unit_status(svc, OFFICER, "T-102", "keep", "<script>x</script>")
+    msg, _ = set_unit_status("T-102", "keep", "<script>x</script>")
     assert "cannot place" in msg.children
-    msg, _ = C.set_unit_status(svc, OFFICER, "T-102", "keep", "")
+    msg, _ = set_unit_status("T-102", "keep", "")
     assert "Pick a unit" in msg.children
     table = C.audit_view(svc, ADMIN, "li")
     assert "unit_update" in repr(table) and "create" in repr(table)

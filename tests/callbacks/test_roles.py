@@ -53,11 +53,14 @@ PERMISSION_OF = {  # callback (by its first input id) → the permission it need
     ids.DISPATCH_BTN_ACK: "acknowledge", ids.DISPATCH_BTN_VERIFY: "dispatch",
     ids.DISPATCH_BTN_CREATE: "dispatch", ids.DISPATCH_BTN_UNIT_SET: "manage_units",
     ids.DISPATCH_BTN_AUDIT: "view_audit", "feeds-tick": "view_feeds",
+    "wall-tick": "view_wall", "wall-slow-tick": "view_wall",
     **{i: "comms" for i in ("comms-template", "comms-text", "comms-changed", "comms-select",
                             "comms-tick", "comms-reach-period", "comms-btn-csv",
                             "comms-btn-draft", "comms-btn-save", "comms-btn-reply",
                             "comms-upload")},
 }
+# callbacks open to every caller, and why: the page router picks the page body by role itself
+OPEN_CALLBACKS = {"_pages_location"}
 ALLOWED_ROLES = {
     "view_dispatch": {"aux", "officer", "admin"}, "acknowledge": {"aux", "officer", "admin"},
     "dispatch": {"officer", "admin"}, "manage_units": {"officer", "admin"},
@@ -229,14 +232,15 @@ def body_of(var: dict[str, Any], s: dict[str, Any]) -> dict[str, Any]:
 
 
 def permission_of(var: dict[str, Any]) -> str | None:
+    """The permission a callback needs, from the role matrix above; None only for the
+    callbacks listed as open. A callback missing from the matrix is an error, never open."""
     first = var["first"]
-    if first in PERMISSION_OF:
-        return PERMISSION_OF[first]
-    if first.startswith("wall-"):
-        return "view_wall"
-    if first.startswith("comms-"):
-        return "comms"
-    return None   # the page router: open to everyone, it picks the page body by role
+    if first in OPEN_CALLBACKS:
+        return None
+    if first not in PERMISSION_OF:
+        raise AssertionError(f"callback {var['key'][:60]} (first input {first!r}) is not "
+                             "in the role matrix (PERMISSION_OF / OPEN_CALLBACKS)")
+    return PERMISSION_OF[first]
 
 
 # -- the test ------------------------------------------------------------------------------------
@@ -350,3 +354,14 @@ def test_own_patterns_catch_what_they_should():
     for clean in ("电话139****1234", "鲁J·1***5", "0538-***1234", "INC-000012 长城路 12 分钟",
                   "117.038968, 36.128666", "36.096799999999995", "1795425241.660"):
         assert pii_findings(clean) == [], clean
+
+
+def test_the_role_matrix_covers_every_callback_and_nothing_else(app):
+    """Every server callback of the app is in the role matrix (a new callback without an
+    entry fails here instead of being treated as open), and no entry is left over."""
+    firsts = {v["first"] for v in variants(app)}
+    missing = sorted(f for f in firsts if f not in PERMISSION_OF and f not in OPEN_CALLBACKS)
+    stale = sorted(set(PERMISSION_OF) - firsts)
+    assert not missing, f"callbacks missing from the role matrix: {missing}"
+    assert not stale, f"role-matrix entries for callbacks that no longer exist: {stale}"
+    assert set(ALLOWED_ROLES) >= set(PERMISSION_OF.values())

@@ -51,7 +51,9 @@ def operations(patch: Patch) -> list[tuple]:
 
 def first_picture(svc, search="", scale=1):
     out = CW.refresh(0, scale, None, search, svc, now=NOW)
-    assert len(out) == CW.N_OUT
+    assert tuple(out) == CW.REFRESH_OUTPUTS == (
+        "map", "kpis", "cidx", "hourly", "ticker", "banner", "banner_class", "view_name",
+        "state")
     return out
 
 
@@ -116,7 +118,8 @@ def test_first_refresh_sends_the_whole_picture(svc, store):
                                 line=((117.1, 36.19), (117.11, 36.19)))], now=NOW)
     seg = W.net_geom(svc.network).ids[0]
     store.set_congestion([(seg, 3, 10.0, "amap", NOW)], now=NOW)
-    fig, kpis, cidx, hourly, ticker, banner, banner_cls, view, state = first_picture(svc)
+    fig, kpis, cidx, hourly, ticker, banner, banner_cls, view, state = \
+        first_picture(svc).values()
     json.dumps(fig, allow_nan=False)
     assert fig["layout"]["uirevision"] == "wall"
     assert fig["layout"]["map"]["style"]["version"] == 8
@@ -131,26 +134,26 @@ def test_first_refresh_sends_the_whole_picture(svc, store):
 
 def test_unchanged_data_sends_nothing(svc, store):
     store.upsert_events([ev(1)], now=NOW)
-    state = first_picture(svc)[-1]
+    state = first_picture(svc)["state"]
     again = CW.refresh(1, 1, state, "", svc, now=NOW + 5)
-    assert all(v is no_update for v in again)
+    assert all(v is no_update for v in again.values())
 
 
 def test_a_congestion_change_patches_only_the_affected_level_traces(svc, store):
     ids_ = W.net_geom(svc.network).ids
     store.set_congestion([(ids_[0], 1, 50.0, "amap", NOW), (ids_[1], 1, 50.0, "amap", NOW),
                           (ids_[2], 3, 9.0, "amap", NOW)], now=NOW)
-    state = first_picture(svc)[-1]
+    state = first_picture(svc)["state"]
     store.set_congestion([(ids_[1], 4, 3.0, "amap", NOW + 2)], now=NOW + 2)
     out = CW.refresh(1, 1, state, "", svc, now=NOW + 5)
-    patch = out[0]
+    patch = out["map"]
     assert isinstance(patch, Patch)
     ops = operations(patch)
     touched = {loc[1] for _, loc in ops}
     assert touched == {W.TRACE_LEVEL[1], W.TRACE_LEVEL[4]}
     assert all(loc[0] == "data" and loc[2] in ("lon", "lat") for _, loc in ops)
     assert not any(loc[0] == "layout" for _, loc in ops)   # the view is never touched
-    new_state = out[-1]
+    new_state = out["state"]
     assert new_state["v"] > state["v"]
     assert new_state["lv"][3] == state["lv"][3] and new_state["lv"][4] != state["lv"][4]
 
@@ -158,9 +161,9 @@ def test_a_congestion_change_patches_only_the_affected_level_traces(svc, store):
 def test_a_new_incident_patches_the_marker_traces_only(svc, store):
     ids_ = W.net_geom(svc.network).ids
     store.set_congestion([(ids_[0], 2, 20.0, "amap", NOW)], now=NOW)
-    state = first_picture(svc)[-1]
+    state = first_picture(svc)["state"]
     store.upsert_events([ev(5)], now=NOW + 1)
-    patch = CW.refresh(1, 1, state, "", svc, now=NOW + 5)[0]
+    patch = CW.refresh(1, 1, state, "", svc, now=NOW + 5)["map"]
     touched = {loc[1] for _, loc in operations(patch)}
     assert W.TRACE_INCIDENTS in touched and W.TRACE_REPORTS in touched
     assert not touched & set(W.TRACE_LEVEL.values())
@@ -168,18 +171,18 @@ def test_a_new_incident_patches_the_marker_traces_only(svc, store):
 
 def test_a_new_minute_refreshes_tiles_and_trends_but_not_the_map(svc, store):
     store.upsert_events([ev(1)], now=NOW)
-    state = first_picture(svc)[-1]
+    state = first_picture(svc)["state"]
     out = CW.refresh(1, 1, state, "", svc, now=NOW + 60)
-    assert out[0] is no_update
-    assert out[1] is not no_update and out[2] is not no_update
-    assert out[-1]["m"] == state["m"] + 1
+    assert out["map"] is no_update
+    assert out["kpis"] is not no_update and out["cidx"] is not no_update
+    assert out["state"]["m"] == state["m"] + 1
 
 
 def test_a_different_screen_size_gets_a_full_figure_at_its_scale(svc, store):
-    state = first_picture(svc)[-1]
-    fig = CW.refresh(1, 2.0, state, "", svc, now=NOW + 5)[0]
+    state = first_picture(svc)["state"]
+    fig = CW.refresh(1, 2.0, state, "", svc, now=NOW + 5)["map"]
     assert isinstance(fig, dict)
-    small = first_picture(svc)[0]
+    small = first_picture(svc)["map"]
     assert fig["layout"]["map"]["zoom"] == pytest.approx(small["layout"]["map"]["zoom"] + 1,
                                                           abs=0.01)
     assert CW.norm_scale("2.13") == 2.25 and CW.norm_scale(None) == 1.0 \
@@ -187,18 +190,19 @@ def test_a_different_screen_size_gets_a_full_figure_at_its_scale(svc, store):
 
 
 def test_redis_down_keeps_the_last_picture_and_says_since_when(svc, settings):
-    state = first_picture(svc)[-1]
+    state = first_picture(svc)["state"]
     down = Services.open(settings, start_embedded=False)
     down.handle.client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2,
                                      retry=Retry(NoBackoff(), 0))
     out = CW.refresh(1, 1, state, "", down, now=NOW + 30)
-    assert all(v is no_update for v in out[:5])
-    assert out[5] == "数据连接中断 — showing the picture of 10:30"
-    assert out[6] == CW.SHOWN and out[-1]["down"] is True
+    assert all(out[k] is no_update for k in ("map", "kpis", "cidx", "hourly", "ticker"))
+    assert out["view_name"] is no_update
+    assert out["banner"] == "数据连接中断 — showing the picture of 10:30"
+    assert out["banner_class"] == CW.SHOWN and out["state"]["down"] is True
     # back again: the banner goes away even though the data did not change
-    back = CW.refresh(2, 1, out[-1], "", svc, now=NOW + 35)
-    assert back[5] == "" and back[6] == CW.HIDDEN
-    strip, banner, cls, clock = CW.freshness(1, "", down, now=NOW)
+    back = CW.refresh(2, 1, out["state"], "", svc, now=NOW + 35)
+    assert back["banner"] == "" and back["banner_class"] == CW.HIDDEN
+    strip, banner, cls, clock = CW.freshness(1, "", down, now=NOW).values()
     assert (strip, banner, cls) == (no_update, no_update, no_update) and clock.endswith("10:30")
 
 
@@ -210,9 +214,9 @@ def test_the_token_is_checked_on_every_refresh(svc):
         CW.refresh(0, 1, None, "?token=wrong", svc, now=NOW)
     with pytest.raises(Forbidden):
         CW.freshness(0, "?token=s3cre", svc, now=NOW)
-    assert isinstance(CW.refresh(0, 1, None, "?token=s3cret", svc, now=NOW)[0], dict)
+    assert isinstance(CW.refresh(0, 1, None, "?token=s3cret", svc, now=NOW)["map"], dict)
     officer = User("li", "officer")
-    assert isinstance(CW.refresh(0, 1, None, "", svc, now=NOW, user=officer)[0], dict)
+    assert isinstance(CW.refresh(0, 1, None, "", svc, now=NOW, user=officer)["map"], dict)
     assert CW.parse_query("?token=a&rotate=5") == {"token": "a", "rotate": 10}
     assert CW.parse_query("?rotate=abc")["rotate"] is None
 
@@ -223,27 +227,30 @@ def test_rotation_moves_the_view_only_when_the_step_changes(svc, store):
     assert len(views) == 4 and views[0][0] == "全市"
     start = NOW // 240 * 240   # four views of 60 s: the city's turn
     out = CW.refresh(0, 1, None, search, svc, now=start + 1)
-    assert out[7] == "全市" and out[0]["layout"]["uirevision"] == "wall-0"
-    state = out[-1]
+    assert out["view_name"] == "全市" and out["map"]["layout"]["uirevision"] == "wall-0"
+    state = out["state"]
     same = CW.refresh(1, 1, state, search, svc, now=start + 30)
-    assert all(v is no_update for v in same)
+    assert all(v is no_update for v in same.values())
     step = CW.refresh(2, 1, state, search, svc, now=start + 61)
-    ops = operations(step[0])
+    ops = operations(step["map"])
     assert {loc for _, loc in ops} == {("layout", "map", "center"), ("layout", "map", "zoom"),
                                        ("layout", "uirevision")}
-    assert step[7] == views[1][0]
+    assert step["view_name"] == views[1][0]
 
 
 def test_freshness_shows_each_feed_and_the_stale_banner(svc, store):
     store.update_feed_health("waze", last_ok=f"{NOW - 12:.0f}", interval_s="10")
     store.update_feed_health("amap", last_ok=f"{NOW - 3600:.0f}", interval_s="60")
-    strip, banner, cls, clock = CW.freshness(0, "", svc, now=NOW)
+    out = CW.freshness(0, "", svc, now=NOW)
+    assert tuple(out) == ("feeds", "banner", "banner_class", "clock")
+    strip, banner, cls, clock = out.values()
     assert banner == "数据源延迟 · amap stale since 09:30" and cls == CW.SHOWN
     text = as_text([s.to_plotly_json() for s in strip])
     assert "waze" in text and "12 s" in text and "lk-feed-stale" in text
     store.update_feed_health("amap", last_ok=f"{NOW:.0f}")
     # health is read once per 10 s per worker; the next read sees the feed back
-    assert CW.freshness(1, "", svc, now=NOW + 10)[1:3] == ("", CW.HIDDEN)
+    out = CW.freshness(1, "", svc, now=NOW + 10)
+    assert (out["banner"], out["banner_class"]) == ("", CW.HIDDEN)
 
 
 # -- /feeds -----------------------------------------------------------------------------------
@@ -261,7 +268,8 @@ def test_feeds_page_shows_health_and_quarantined_records_as_text(svc, store):
                              last_error_at=f"{NOW - 100:.0f}")
     raw = "<script>alert(1)</script> 联系电话13812345678 " + "x" * 1000
     store.quarantine("weibo", "position: lat/lon swapped", raw, "weibo:99")
-    table, quarantine, status = FP.feeds_view(0, svc, User("wang", "aux"), now=NOW)
+    out = FP.feeds_view(0, svc, User("wang", "aux"), now=NOW)
+    table, status = out["table"], out["status"]
     rows = FP.feed_rows(store.feed_health(), NOW, CW.ZoneInfo("Asia/Shanghai"))
     row = rows[0]
     assert (row["name"], row["state"], row["accepted"], row["quarantined"]) == \
@@ -285,4 +293,4 @@ def test_feeds_page_shows_health_and_quarantined_records_as_text(svc, store):
 def test_a_malformed_page_state_gets_a_full_picture_not_an_error(svc, store):
     for bad in ("x", ["v"], {"v": "1", "lv": "nope", "at": "noon", "net": 5}, {"lv": [1, 2]}):
         out = CW.refresh(0, 1, bad, "", svc, now=NOW)
-        assert isinstance(out[0], dict) and out[-1]["down"] is False
+        assert isinstance(out["map"], dict) and out["state"]["down"] is False

@@ -5,7 +5,8 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from dashboard.masking import (
-    contains_pii, mask_id_number, mask_name, mask_phone, mask_plate, mask_text, normalise,
+    contains_pii, mask_for_public, mask_id_number, mask_name, mask_phone, mask_plate, mask_text,
+    normalise,
 )
 
 PII_KINDS = {"phone", "plate", "id_number"}
@@ -227,3 +228,19 @@ def test_non_pii_text_left_unchanged(parts, sep):
     text = sep.join(parts)
     assert mask_text(text) == text
     assert contains_pii(text) == []
+
+
+# -- what public screens show ------------------------------------------------------------
+def test_mask_for_public_masks_and_fails_closed(monkeypatch):
+    import dashboard.masking
+
+    assert mask_for_public("电话13812345678") == mask_text("电话13812345678")
+    assert "13812345678" not in mask_for_public("电话13812345678")
+    assert mask_for_public("") == "" and mask_for_public(None) == ""  # type: ignore[arg-type]
+    monkeypatch.setattr(dashboard.masking, "mask_text", lambda text: None)
+    assert mask_for_public("电话13812345678") == ""
+
+    def broken(text):
+        raise RuntimeError("masking broke")
+    monkeypatch.setattr(dashboard.masking, "mask_text", broken)
+    assert mask_for_public("电话13812345678") == ""

@@ -2,7 +2,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dashboard.model import EventError, RoadEvent, validate
+from dashboard.model import EventError, RoadEvent, point_problem, validate
 
 BBOX = (116.8, 35.9, 117.45, 36.45)
 T0 = datetime(2026, 10, 1, 8, 30, tzinfo=timezone(timedelta(hours=8)))
@@ -40,6 +40,21 @@ def test_out_of_range_and_nan():
     assert "out of range" in reasons(lon=500.0, lat=36.1)
     assert "not finite" in reasons(lon=float("nan"))
     assert "outside the city bounds" in reasons(lon=121.47, lat=31.23)
+
+
+def test_point_problem_is_the_one_point_check_for_events_and_feeds():
+    """Feed adapters check upstream points with the same function ``validate`` uses."""
+    assert point_problem(117.09, 36.19, BBOX, "x") is None
+    assert point_problem(36.19, 117.09, BBOX, "location") == \
+        "location: lat/lon swapped (lon=36.19, lat=117.09)"
+    assert point_problem(500.0, 36.1, BBOX, "p") == "p: coordinates out of range (lon=500.0, lat=36.1)"
+    assert point_problem(121.47, 31.23, BBOX, "p") == \
+        "p: outside the city bounds (lon=121.47, lat=31.23)"
+    assert point_problem(121.47, 31.23, None, "p") is None
+    assert point_problem(36.19, 117.09, None, "p") == "p: lat/lon swapped (lon=36.19, lat=117.09)"
+    assert point_problem(200.0, 100.0, None, "p") == \
+        "p: coordinates out of range (lon=200.0, lat=100.0)"
+    assert reasons(lon=36.19, lat=117.09).count("lat/lon swapped") == 1
 
 
 def test_naive_datetime_unknown_kind_long_text():

@@ -1,26 +1,28 @@
 -- Upsert a batch of events in one step. Idempotent: an event whose content hash is
 -- unchanged (Waze resends every alert each poll; a client retries after a lost reply)
 -- only has its liveness refreshed and counts as a duplicate.
--- KEYS[1] = version key (routes the script to the city's slot; every key below
---           is built from ARGV[1], which carries the same {city} hash tag)
--- ARGV[1] = key base "lk:{taian}:", ARGV[2] = now (epoch s), ARGV[3] = changes MAXLEN,
--- ARGV[4] = event hash TTL (s), ARGV[5] = JSON list of items
+-- KEYS[1] = version key, KEYS[2] = changes stream
+-- ARGV[1..3] = key prefixes of an event hash, an active set and a geo set (Keys.event_prefix,
+--              active_prefix, geo_prefix: they carry the city's hash tag, so the keys built
+--              from them share the slot of KEYS), ARGV[4] = now (epoch s),
+-- ARGV[5] = changes MAXLEN, ARGV[6] = event hash TTL (s), ARGV[7] = JSON list of items;
+-- an item's ts is a list of [time-series key, minute field]
 -- An event's hash lives until its own expiry (e.g. roadworks ending in 80 days) plus the
 -- TTL, counted again each time a feed re-sends it, so a long-lived event never loses its
 -- hash while it is still active.
-local base = ARGV[1]
-local now = ARGV[2]
-local maxlen = ARGV[3]
-local ttl = tonumber(ARGV[4])
-local items = cjson.decode(ARGV[5])
+local event_prefix, active_prefix, geo_prefix = ARGV[1], ARGV[2], ARGV[3]
+local now = ARGV[4]
+local maxlen = ARGV[5]
+local ttl = tonumber(ARGV[6])
+local items = cjson.decode(ARGV[7])
 local function hash_ttl(it)
   return math.max(ttl, math.ceil(it.expires - tonumber(now)) + ttl)
 end
 local new, upd, dup, ended = 0, 0, 0, 0
 for _, it in ipairs(items) do
-  local ekey = base .. 'event:' .. it.id
-  local akey = base .. 'active:' .. it.kind
-  local gkey = base .. 'geo:' .. it.kind
+  local ekey = event_prefix .. it.id
+  local akey = active_prefix .. it.kind
+  local gkey = geo_prefix .. it.kind
   local old = redis.call('HGET', ekey, 'hash')
   local live = redis.call('ZSCORE', akey, it.id)
   if old == it.hash and (live or it.ended) then
@@ -55,12 +57,11 @@ for _, it in ipairs(items) do
     else
       new = new + 1
       for _, t in ipairs(it.ts) do
-        local tkey = base .. 'ts:' .. t[1] .. ':' .. t[2]
-        redis.call('HINCRBY', tkey, t[3], 1)
-        redis.call('EXPIRE', tkey, 40 * 86400)
+        redis.call('HINCRBY', t[1], t[2], 1)
+        redis.call('EXPIRE', t[1], 40 * 86400)
       end
     end
-    redis.call('XADD', base .. 'changes', 'MAXLEN', '~', maxlen, '*',
+    redis.call('XADD', KEYS[2], 'MAXLEN', '~', maxlen, '*',
                'op', op, 'id', it.id, 'kind', it.kind, 'at', now)
   end
 end

@@ -9,7 +9,8 @@ from dashboard import audit
 from dashboard.auth import User
 from dashboard.comms.bulletin_store import (BulletinError, BulletinStore, Conflict, NotFound,
                                       awaiting_reply, mark_replied, response_times)
-from dashboard.comms.bulletins import Stretch, traffic_report
+from dashboard.comms.bulletins import traffic_report
+from dashboard.roads.stretches import Stretch
 from dashboard.model import RoadEvent
 from dashboard.timeutil import SHANGHAI
 

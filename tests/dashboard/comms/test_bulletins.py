@@ -5,11 +5,12 @@ import geopandas as gpd
 import pytest
 from shapely.geometry import LineString
 
-from dashboard.comms.bulletins import (Bulletin, Control, Stretch, StretchFinder, Works,
+from dashboard.comms.bulletins import (Bulletin, Control, Works,
                                  accident_prone_roads, cleared_notice, cn_span, cn_time,
                                  control_notice, holiday_advisory, incident_notice,
                                  live_holiday_advisory, live_traffic_report, parse_text,
                                  roadworks_notice, traffic_report, works_of)
+from dashboard.roads.stretches import Stretch, StretchFinder
 from dashboard.comms.holidays import HolidayPeriod
 from dashboard.model import RoadEvent
 from dashboard.roads.network import RoadNetwork, prepare_segments

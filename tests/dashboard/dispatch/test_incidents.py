@@ -575,3 +575,24 @@ def test_demo_upstream_report_to_cleared(r, keys, store, settings, network):
     assert inc.reports == [rid] and inc.status == "cleared"
     assert [e["action"] for e in audit.read(r, keys, newest_first=False)] == [
         "create", "assign", "status:on_scene", "status:cleared"]
+
+
+# -- what other features read through dispatch ---------------------------------------------------
+def test_reads_for_the_wall_and_the_comms_desk(r, keys, store):
+    """The wall and the comms desk ask dispatch, not Redis: which incident a report is
+    linked to, that incident's status, and which reports someone has taken up."""
+    now = time.time()
+    for rid in ("weibo:7001", "weibo:7002", "weibo:7003"):
+        report(store, rid, 117.1, 36.2, now - 60, "东岳大街拥堵")
+    a = I.create_from_event(r, keys, OFFICER, "weibo:7001", now=now).incident_id
+    b = I.create_from_event(r, keys, OFFICER, "weibo:7002", now=now).incident_id
+    ids = ["weibo:7001", "weibo:7002", "weibo:7003"]
+    assert [I.incident_of_report(r, keys, rid) for rid in ids] == [a, b, ""]
+    assert I.status_of(r, keys, a) == "reported"
+    assert I.status_of(r, keys, "INC-999999") == "" and I.status_of(r, keys, "") == ""
+    assert I.acknowledged_reports(r, keys, ids) == set()
+    I.acknowledge(r, keys, AUX, a)
+    I.transition(r, keys, OFFICER, b, "verified")
+    assert I.status_of(r, keys, b) == "verified"
+    assert I.acknowledged_reports(r, keys, ids) == {"weibo:7001", "weibo:7002"}
+    assert I.acknowledged_reports(r, keys, []) == set()

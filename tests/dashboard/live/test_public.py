@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from app import create_app
-from dashboard.comms.bulletins import StretchFinder
+from dashboard.roads.stretches import StretchFinder
 from dashboard.storage.cache import cache_for
 from dashboard.model import RoadEvent, validate
 from dashboard.live.public import (MAX_NAME_CHARS, QueryError, UnknownRoad, clean_name,

@@ -84,8 +84,8 @@ def test_current_levels_reads_the_snapshot_and_stale_is_unknown(store, geom):
 # -- view -------------------------------------------------------------------------------------
 def test_view_fits_the_box_and_a_bigger_panel_zooms_in():
     box = (117.0, 36.08, 117.25, 36.25)
-    small = W.view_for_bounds(box, 1219, 810)
-    big = W.view_for_bounds(box, 2438, 1620)
+    small = basemap.view_for_bounds(box, 1219, 810)
+    big = basemap.view_for_bounds(box, 2438, 1620)
     assert box[0] < small["center"]["lon"] < box[2] and box[1] < small["center"]["lat"] < box[3]
     assert big["zoom"] == pytest.approx(small["zoom"] + 1, abs=0.01)
     # the box's width in pixels at that zoom is no wider than the panel
@@ -199,7 +199,7 @@ def test_ticker_fails_closed_when_masking_breaks(store, monkeypatch):
     monkeypatch.setattr(dashboard.masking, "mask_text", broken)
     store.upsert_events([ev(1, kind="report", text="电话13812345678")], now=NOW)
     assert W.ticker_items(store, NOW, TZ)[0]["text"] == ""
-    assert W.masked("电话13812345678") == ""
+    assert dashboard.masking.mask_for_public("电话13812345678") == ""
 
 
 def test_feed_freshness_uses_the_feed_interval_and_names_the_stale_ones(store):
@@ -228,7 +228,7 @@ def test_feed_freshness_uses_the_feed_interval_and_names_the_stale_ones(store):
 # -- the base figure and the offline style ----------------------------------------------------
 def test_base_figure_is_plain_json_with_a_fixed_trace_order(network, geom):
     style = basemap.build_style(network)
-    view = W.view_for_bounds(geom.bounds, *W.MAP_PANEL_PX)
+    view = basemap.view_for_bounds(geom.bounds, *W.MAP_PANEL_PX)
     labels = basemap.road_labels(network) + [{"name": "<img src=x>", "lon": 117.1, "lat": 36.2}]
     base = W.base_figure(style, labels, basemap.district_labels(network), view)
     text = json.dumps(base, allow_nan=False)

@@ -39,13 +39,12 @@ def test_retry_after_lost_reply_is_a_duplicate(store, r, keys, server_url):
     """The reply is lost (socket closed before reading); the client retries the batch."""
     batch = [ev(i) for i in range(3)]
     item_script = store.script("upsert_events")
-    import json
     chunk = [store._item(e, NOW, None) for e in batch]
     raw = node_client(r, keys.version(), server_url)
     conn = raw.connection_pool.get_connection()
     item_script.sha = r.script_load(item_script.script)
-    conn.send_command("EVALSHA", item_script.sha, 1, keys.version(), keys.base, repr(NOW),
-                      1000, 86400, json.dumps(chunk, ensure_ascii=False))
+    script_keys, script_args = store._upsert_call(chunk, NOW)
+    conn.send_command("EVALSHA", item_script.sha, len(script_keys), *script_keys, *script_args)
     conn.disconnect()  # reply never read
     import time
     deadline = time.time() + 2

@@ -1,0 +1,93 @@
+"""comms.drafts: the bulletin each template drafts from the live picture, and tags put
+around an edited text (real Redis, the demo network)."""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+
+from dashboard.auth import User
+from dashboard.comms import drafts
+from dashboard.comms.bulletin_store import BulletinError, BulletinStore
+from dashboard.comms.bulletins import parse_text
+from dashboard.model import RoadEvent
+from dashboard.roads.network import get_network
+from dashboard.timeutil import SHANGHAI
+
+pytestmark = pytest.mark.topologies("single", "cluster")
+
+NOW = datetime(2026, 10, 1, 9, 30, tzinfo=SHANGHAI).timestamp()
+
+
+def build(r, keys, store, settings, template, source=None, control=None, hashtags="泰安路况",
+          mentions=""):
+    return drafts.build(r, keys, store, settings, template, source, hashtags, mentions,
+                        control or {}, NOW)
+
+
+def event(rid: str, kind: str = "incident", category: str = "accident") -> RoadEvent:
+    return RoadEvent(id=rid, kind=kind, category=category, severity=2, source="t",
+                     observed_at=datetime.fromtimestamp(NOW - 600, timezone.utc), lon=117.1,
+                     lat=36.19, district="泰山区", road_names=("东岳大街",),
+                     attrs={"place": "东岳大街与青年路路口"})
+
+
+def test_traffic_report_from_live_congestion(r, keys, store, settings):
+    net = get_network(settings.state_dir)
+    segs = net.segments_of("东岳大街")[:3]
+    store.set_congestion([(s, 3, 10.0, "amap", NOW) for s in segs], now=NOW)
+    b = build(r, keys, store, settings, "traffic", mentions="泰安发布")
+    assert b.kind == "traffic" and b.text.startswith("#泰安路况#【路况播报】截至10月1日9时30分")
+    assert "东岳大街" in b.text and b.text.endswith(" @泰安发布")
+
+
+def test_accident_needs_an_event_and_says_its_status(r, keys, store, settings):
+    with pytest.raises(BulletinError, match="choose an incident"):
+        build(r, keys, store, settings, "accident")
+    with pytest.raises(BulletinError, match="choose an incident"):
+        build(r, keys, store, settings, "accident", "t:nope")
+    store.upsert_events([event("t:acc1")], now=NOW)
+    b = build(r, keys, store, settings, "accident", "t:acc1")
+    assert b.kind == "accident" and b.refs == ("t:acc1",) and "东岳大街" in b.text
+
+
+def test_control_from_the_form_or_a_closure(r, keys, store, settings):
+    with pytest.raises(BulletinError, match="fill in the place"):
+        build(r, keys, store, settings, "control", drafts.FORM_SOURCE)
+    form = {"place": "东岳大街(青年路—迎胜路)", "reason": "举办大型活动",
+            "start": "2026-10-01 08:00", "end": "2026-10-01 18:00", "detour": "泰山大街"}
+    b = build(r, keys, store, settings, "control", drafts.FORM_SOURCE, form)
+    assert b.kind == "control"
+    for part in ("东岳大街(青年路—迎胜路)", "举办大型活动", "泰山大街", "8时", "18时"):
+        assert part in b.text, part
+    with pytest.raises(BulletinError, match="bad time"):
+        build(r, keys, store, settings, "control", drafts.FORM_SOURCE,
+              {**form, "start": "tomorrow"})
+    store.upsert_events([event("t:close1", "incident", "closure")], now=NOW)
+    b = build(r, keys, store, settings, "control", "t:close1")
+    assert b.refs == ("t:close1",) and "东岳大街" in b.place
+
+
+def test_holiday_and_cleared_and_unknown_templates(r, keys, store, settings):
+    with pytest.raises(BulletinError, match="choose a holiday"):
+        build(r, keys, store, settings, "holiday", "nope")
+    b = build(r, keys, store, settings, "holiday", "national-day|2026-10-01|2026-10-07")
+    assert b.kind == "holiday"
+    with pytest.raises(BulletinError, match="choose the earlier bulletin"):
+        build(r, keys, store, settings, "cleared", "B000001")
+    store.upsert_events([event("t:acc2")], now=NOW)
+    earlier = build(r, keys, store, settings, "accident", "t:acc2")
+    rec = BulletinStore(r, keys).create(earlier, User("li", "comms"), now=NOW)
+    b = build(r, keys, store, settings, "cleared", rec.id)
+    assert b.kind == "cleared" and "恢复" in b.text
+    with pytest.raises(BulletinError, match="未知模板"):
+        build(r, keys, store, settings, "poem")
+
+
+def test_with_tags_replaces_hashtags_and_mentions():
+    text = "#旧话题#【路况播报】东岳大街拥堵。 @旧账号"
+    new = drafts.with_tags(text, "traffic", "泰安路况, 国庆出行", "泰安发布")
+    assert new == "#泰安路况##国庆出行#【路况播报】东岳大街拥堵。 @泰安发布"
+    assert parse_text(new).title == "路况播报"
+    assert drafts.with_tags("只有正文", "free", "", "") == "只有正文"
