@@ -49,9 +49,10 @@ def page_inputs(name: str, user: User, svc: Services) -> dict[str, Any]:
     at request time: settings values, the user's permissions, the holiday calendar."""
     s = svc.settings
     if name == "wall":
-        return {"refresh_s": s.refresh_s, "city_name": s.city_name}
+        return {"refresh_s": s.refresh_s, "city_name": s.city_name, "tick_s": s.version_tick_s}
     if name == "dispatch":
-        return {"permissions": {p for p in PERMISSIONS if user.can(p)}}
+        return {"permissions": {p for p in PERMISSIONS if user.can(p)},
+                "tick_s": s.version_tick_s}
     if name == "comms":
         return {"calendar": HolidayCalendar.load(s.state_dir),
                 "today": datetime.now(SHANGHAI).date()}

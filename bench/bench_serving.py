@@ -370,15 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         store = Store(r, Keys(prefix, settings.city))
         seed(store, get_network(state), time.time(), random.Random(20261001))
-        port = common.free_port()
-        log = tmp / "web.log"
-        web = procs.start("web", common.lukuang_argv("run", "--no-demo", "--no-feeds",
-                                                     "--port", str(port)), env, log)
-        base = f"http://127.0.0.1:{port}"
-        common.wait_http(f"{base}/healthz", web, 120, log)
-        url = f"{base}/_dash-update-component"
-        search = f"?token={token}"
-        common.warm_workers(url, common.wall_request(None, search))
+        web, base, url, search = common.start_web(procs, env, tmp, token)
         master, workers = common.gunicorn_pids(web.pid)
         print(f"gunicorn master {master}, workers {workers}", file=sys.stderr, flush=True)
         ceiling = healthz_ceiling(base, min(10.0, args.duration))

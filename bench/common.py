@@ -271,3 +271,19 @@ def warm_workers(url: str, body: dict, n: int = 12) -> None:
         t.join()
     if errors:
         raise RuntimeError(f"warming the workers failed: {errors[0]!r}")
+
+
+def start_web(procs, env: dict, tmp: Path, token: str):
+    """``lukuang run --no-demo --no-feeds`` (production gunicorn) on a free port, answering
+    /healthz, every worker warmed with a wall refresh. Returns (process, base URL,
+    callback URL, the wall's ``?token=`` query)."""
+    port = free_port()
+    log = tmp / "web.log"
+    web = procs.start("web", lukuang_argv("run", "--no-demo", "--no-feeds", "--port", str(port)),
+                      env, log)
+    base = f"http://127.0.0.1:{port}"
+    wait_http(f"{base}/healthz", web, 120, log)
+    url = f"{base}/_dash-update-component"
+    search = f"?token={token}"
+    warm_workers(url, wall_request(None, search))
+    return web, base, url, search

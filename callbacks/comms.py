@@ -25,7 +25,6 @@ from dashboard.comms.bulletin_store import (STATE_LABELS, BulletinError, Bulleti
                                             awaiting_reply, mark_replied, response_times)
 from dashboard.comms.holidays import HolidayCalendar, HolidayError, period_choices, period_value
 from dashboard.comms.reach import ReachFileError, ReachStore, report_csv
-from dashboard.dispatch.labels import CATEGORY_LABELS
 from dashboard.timeutil import SHANGHAI
 from dashboard.web import session
 from dashboard.web.session import check, require
@@ -62,11 +61,7 @@ def source_options(template: str, svc, user, now: float | None = None) -> dict[s
                                            "marginTop": "8px"}
     opts: list[dict[str, str]] = []
     if template == "accident":
-        evs = B.incident_candidates(svc.store, dt) + [
-            e for e in svc.store.active_events("report", now=now) if e.category == "accident"]
-        for e in evs[:100]:
-            opts.append({"value": e.id, "label": f"{_hhmm(e.observed_at.timestamp())} "
-                         f"{CATEGORY_LABELS.get(e.category, e.category)} {B.event_place(e)}"})
+        opts = drafts.accident_choices(svc.r, svc.keys, svc.store, now)
     elif template == "roadworks":
         for e in B.works_candidates(svc.store, dt)[:100]:
             opts.append({"value": e.id, "label": f"{B.Works.from_event(e).place} "

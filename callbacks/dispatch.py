@@ -10,8 +10,10 @@ encode the result with layouts.dispatch. Data for a role without ``see_pii`` is 
 dashboard.dispatch.incidents before it gets here.
 
 Concurrency: the page keeps the incident id and the rev it shows (``DISPATCH_SELECTED``)
-and every action sends that rev; when someone else was faster the officer is told what
-changed and the page refreshes (the bump store), nothing is lost.
+and every action sends that rev; when someone else was faster the officer is told who and
+what changed, nothing is lost. An action's answer carries the page's new state itself (the
+selection with the rev after the officer's OWN change, the detail, the queue and the map,
+see ``act``), so a second quick click never counts the officer's first one as a conflict.
 """
 from __future__ import annotations
 
@@ -46,7 +48,8 @@ DISPATCH_BUTTONS = {ids.DISPATCH_BTN_VERIFY: "verify",
                     ids.DISPATCH_BTN_ASSIGN_NEAREST: "assign_nearest",
                     ids.DISPATCH_BTN_ASSIGN: "assign", ids.DISPATCH_BTN_REOPEN: "reopen",
                     ids.DISPATCH_BTN_RELEASE: "release", ids.DISPATCH_BTN_MERGE: "merge",
-                    ids.DISPATCH_BTN_LINK: "link", ids.DISPATCH_BTN_FOLLOW: "follow"}
+                    ids.DISPATCH_BTN_LINK: "link", ids.DISPATCH_BTN_FOLLOW: "follow",
+                    ids.DISPATCH_BTN_SPLIT: "split"}
 
 
 def _svc():
@@ -146,7 +149,8 @@ def select(svc, user: User, incident_id: str | None, now: float | None = None
     """The detail panel, the page's (id, rev), the unit and release choices, and which
     buttons are enabled, for one incident (or none), by output name."""
     nothing = {"detail": L.detail_panel(None), "selected": None, "unit_options": [],
-               "release_options": [], **_buttons([True] * len(L.BUTTON_ORDER))}
+               "release_options": [], "split_options": [],
+               **_buttons([True] * len(L.BUTTON_ORDER))}
     if not incident_id:
         return nothing
     try:
@@ -155,11 +159,14 @@ def select(svc, user: User, incident_id: str | None, now: float | None = None
         return nothing
     except redis.RedisError:
         raise PreventUpdate from None
-    enabled = I.actions_for(user, d["status"], d["ack"], bool(d["units"]))
+    enabled = I.actions_for(user, d["status"], d["ack"], bool(d["units"]), len(d["reports"]))
     return {"detail": L.detail_panel(d), "selected": {"id": d["id"], "rev": d["rev"]},
             "unit_options": L.unit_options(d["nearest"]),
             "release_options": [{"label": f"{u['callsign'] or u['id']}", "value": u["id"]}
                                 for u in d["units"]],
+            "split_options": [{"label": f"{x.get('at', '')} {x.get('source', '')} "
+                                        f"{x.get('id', '')}"[:100], "value": x["id"]}
+                              for x in d["reports"] if x.get("id")],
             **_buttons([a not in enabled for a in L.BUTTON_ORDER])}
 
 
@@ -178,14 +185,51 @@ def _told(outcome: actions.Outcome, bump: int | None) -> dict[str, Any]:
             "bump": (bump or 0) + 1 if outcome.refresh else no_update}
 
 
+# what an action's answer sets besides the message: the page's state after the action
+SELECT_OUTPUTS = ("detail", "selected", "unit_options", "release_options", "split_options",
+                  "disabled", "styles")
+REFRESH_OUTPUTS = ("rows", "unacknowledged", "open", "map", "stats", "create_options",
+                   "report_options", "merge_options", "pick_options")
+
+
+def _unchanged() -> dict[str, Any]:
+    """Every state output of an action's answer left as the page has it."""
+    out: dict[str, Any] = {k: no_update for k in SELECT_OUTPUTS + REFRESH_OUTPUTS}
+    out["disabled"] = out["styles"] = [no_update] * len(L.BUTTON_ORDER)
+    return out
+
+
 def act(svc, user: User, action: str, selected: dict | None, bump: int | None = 0,
-        choices: actions.Choices = actions.Choices()) -> dict[str, Any]:
-    """Run one action on the selected incident with the rev the page shows: the message
-    and the bump (``no_update`` unless the page should reload)."""
+        choices: actions.Choices = actions.Choices(), seen: dict | None = None
+        ) -> dict[str, Any]:
+    """Run one action on the selected incident with the rev the page shows.
+
+    The answer is the message and, when the page should show the new state, that state
+    itself: the selection with the incident's rev after the action (the officer's own
+    change; on a conflict, the rev that won), the detail, the buttons, the queue and the
+    map. Waiting for the bump → refresh → select chain instead let a second quick click
+    send the old rev (issue 14). ``bump`` is only moved when that state cannot be read."""
     incident_id, rev = _selection(selected)
     window = getattr(svc.settings, "reopen_window_s", I.DEFAULT_REOPEN_WINDOW_S)
-    return _told(actions.run(svc.r, svc.keys, svc.store, user, action, incident_id, rev,
-                             choices, network=_network(svc), reopen_window_s=window), bump)
+    outcome = actions.run(svc.r, svc.keys, svc.store, user, action, incident_id, rev,
+                          choices, network=_network(svc), reopen_window_s=window)
+    out = {"message": L.message(outcome.text, outcome.level), "bump": no_update,
+           **_unchanged()}
+    if not outcome.refresh or not incident_id:
+        return out
+    try:
+        shown = select(svc, user, incident_id)
+        page = refresh(svc, user, seen, force=True, selected=incident_id)
+    except PreventUpdate:   # Redis unreachable: the page reloads when it can
+        return {**out, "bump": (bump or 0) + 1}
+    page["pick_options"] = page.pop("unit_options")
+    page.pop("seen")
+    out.update(page)
+    out.update(shown)
+    if shown["selected"] and outcome.rev is not None:
+        # the rev of the officer's own answer; a later one only if the detail shows it
+        out["selected"] = {"id": incident_id, "rev": max(outcome.rev, shown["selected"]["rev"])}
+    return out
 
 
 def create(svc, user: User, report_id: str | None, bump: int | None = 0) -> dict[str, Any]:
@@ -236,6 +280,30 @@ def _message_and_bump() -> dict[str, Output]:
             "bump": Output(ids.DISPATCH_BUMP, "data", allow_duplicate=True)}
 
 
+def _action_outputs() -> dict[str, Any]:
+    """Message, bump, and the page's state: what ``act`` answers (see SELECT_OUTPUTS and
+    REFRESH_OUTPUTS), shared with the select and refresh callbacks."""
+    def out(cid: str, prop: str) -> Output:
+        return Output(cid, prop, allow_duplicate=True)
+    return {**_message_and_bump(),
+            "detail": out(ids.DISPATCH_DETAIL, "children"),
+            "selected": out(ids.DISPATCH_SELECTED, "data"),
+            "unit_options": out(ids.DISPATCH_UNIT_CHOICE, "options"),
+            "release_options": out(ids.DISPATCH_RELEASE_CHOICE, "options"),
+            "split_options": out(ids.DISPATCH_SPLIT_CHOICE, "options"),
+            "disabled": [out(bid, "disabled") for bid in L.ACTION_BUTTON_IDS.values()],
+            "styles": [out(bid, "style") for bid in L.ACTION_BUTTON_IDS.values()],
+            "rows": out(ids.DISPATCH_GRID, "rowData"),
+            "unacknowledged": out(ids.DISPATCH_UNACK, "children"),
+            "open": out(ids.DISPATCH_OPEN, "children"),
+            "map": out(ids.DISPATCH_MAP, "figure"),
+            "stats": out(ids.DISPATCH_STATS, "children"),
+            "create_options": out(ids.DISPATCH_CREATE_CHOICE, "options"),
+            "report_options": out(ids.DISPATCH_REPORT_CHOICE, "options"),
+            "merge_options": out(ids.DISPATCH_MERGE_CHOICE, "options"),
+            "pick_options": out(ids.DISPATCH_UNIT_PICK, "options")}
+
+
 @callback(
     output=dict(rows=Output(ids.DISPATCH_GRID, "rowData"),
                 unacknowledged=Output(ids.DISPATCH_UNACK, "children"),
@@ -263,6 +331,7 @@ def _refresh_cb(tick, bump, selected, seen):
                 selected=Output(ids.DISPATCH_SELECTED, "data"),
                 unit_options=Output(ids.DISPATCH_UNIT_CHOICE, "options"),
                 release_options=Output(ids.DISPATCH_RELEASE_CHOICE, "options"),
+                split_options=Output(ids.DISPATCH_SPLIT_CHOICE, "options"),
                 disabled=[Output(bid, "disabled") for bid in L.ACTION_BUTTON_IDS.values()],
                 styles=[Output(bid, "style") for bid in L.ACTION_BUTTON_IDS.values()]),
     inputs=dict(grid_rows=Input(ids.DISPATCH_GRID, "selectedRows"),
@@ -275,37 +344,40 @@ def _select_cb(grid_rows, click, seen, bump, current):
 
 
 @callback(
-    output=_message_and_bump(),
+    output=_action_outputs(),
     inputs=dict(clicks=[Input(bid, "n_clicks") for bid in STATUS_BUTTONS]),
     state=dict(selected=State(ids.DISPATCH_SELECTED, "data"),
-               note=State(ids.DISPATCH_NOTE, "value"), bump=State(ids.DISPATCH_BUMP, "data")),
+               note=State(ids.DISPATCH_NOTE, "value"), bump=State(ids.DISPATCH_BUMP, "data"),
+               seen=State(ids.DISPATCH_SEEN, "data")),
     prevent_initial_call=True)
-def _status_cb(clicks, selected, note, bump):
+def _status_cb(clicks, selected, note, bump, seen):
     user = require("acknowledge")
     action = STATUS_BUTTONS.get(ctx.triggered_id or "")
     if action is None or not any(clicks):
         raise PreventUpdate
-    return act(_svc(), user, action, selected, bump, actions.Choices(note=note))
+    return act(_svc(), user, action, selected, bump, actions.Choices(note=note), seen)
 
 
 @callback(
-    output=_message_and_bump(),
+    output=_action_outputs(),
     inputs=dict(clicks=[Input(bid, "n_clicks") for bid in DISPATCH_BUTTONS]),
     state=dict(selected=State(ids.DISPATCH_SELECTED, "data"),
                unit=State(ids.DISPATCH_UNIT_CHOICE, "value"),
                release=State(ids.DISPATCH_RELEASE_CHOICE, "value"),
                merge_into=State(ids.DISPATCH_MERGE_CHOICE, "value"),
                report=State(ids.DISPATCH_REPORT_CHOICE, "value"),
-               note=State(ids.DISPATCH_NOTE, "value"), bump=State(ids.DISPATCH_BUMP, "data")),
+               split=State(ids.DISPATCH_SPLIT_CHOICE, "value"),
+               note=State(ids.DISPATCH_NOTE, "value"), bump=State(ids.DISPATCH_BUMP, "data"),
+               seen=State(ids.DISPATCH_SEEN, "data")),
     prevent_initial_call=True)
-def _dispatch_cb(clicks, selected, unit, release, merge_into, report, note, bump):
+def _dispatch_cb(clicks, selected, unit, release, merge_into, report, split, note, bump, seen):
     user = require("dispatch")
     action = DISPATCH_BUTTONS.get(ctx.triggered_id or "")
     if action is None or not any(clicks):
         raise PreventUpdate
     return act(_svc(), user, action, selected, bump,
                actions.Choices(unit=unit, release=release, merge_into=merge_into,
-                               report=report, note=note))
+                               report=report, split=split, note=note), seen)
 
 
 @callback(

@@ -16,6 +16,7 @@ from dash import Input, Output, callback, no_update
 
 from dashboard.live import wall as W
 from dashboard.masking import mask_for_public
+from dashboard.storage.store import QUARANTINE_WARN_SHARE, quarantine_share
 from dashboard.web import session
 from dashboard.web.api import redact_error
 from layouts import feeds_page as L
@@ -46,6 +47,8 @@ def feed_rows(health: dict[str, dict[str, str]], now: float, tz: ZoneInfo) -> li
             state, text = "stale", "延迟 stale" if f["last_ok"] else "无数据 no data"
         elif h.get("breaker") and h.get("breaker") != "closed":
             state, text = "warn", f"熔断 {h['breaker']}"
+        elif (share := quarantine_share(h)) is not None and share >= QUARANTINE_WARN_SHARE:
+            state, text = "warn", f"隔离过多 {share:.0%} quarantined"
         else:
             state, text = "ok", "正常 ok"
         lag = _num(h.get("lag_s"))

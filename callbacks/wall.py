@@ -117,12 +117,14 @@ def _data(svc, geom, tag: str, now: float, scale: float) -> dict[str, Any]:
         nonlocal levels_now
         if geom is not None and levels_now is None:
             levels_now = W.current_levels(svc.store, s.congestion_stale_s, now)
-        return W.kpis(svc.store, geom, levels_now, now)
+        return W.kpis(svc.store, geom, levels_now, now, near_m=s.works_near_m)
     districts = [d for d, _ in geom.district_bounds] if geom is not None else []
     return {
         "levels": cache.get(f"wall:levels:{netkey}", tag, lv),
         "markers": cache.get(f"wall:markers:{scale}", tag,
-                             lambda: W.marker_data(svc.store, now, s.report_window_s, scale)),
+                             lambda: W.marker_data(svc.store, now, s.report_window_s, scale,
+                                                   cleared_s=s.cleared_visible_s,
+                                                   near_m=s.works_near_m)),
         "kpis": cache.get(f"wall:kpis:{netkey}", tag, km),
         "cidx": cache.get(f"wall:cidx:{scale}", tag,
                           lambda: W.congestion_figure(svc.store, districts, now, tz, scale)),

@@ -45,6 +45,11 @@ class Settings:
     port: int = 8050
     workers: int = 2
     refresh_s: float = 5.0
+    # how often the wall and dispatch pages ask whether the data version changed: an unchanged
+    # answer is one Redis GET and no update, so a change reaches every open screen within
+    # about this tick plus one rebuild (issue 14: within 2 s). Clocks and ages keep refreshing
+    # on their own, slower ticks.
+    version_tick_s: float = 1.0
     wall_token: str = ""
     secret_key: str = ""
     session_hours: float = 12.0
@@ -58,6 +63,12 @@ class Settings:
     changes_maxlen: int = 100_000
     quarantine_maxlen: int = 10_000
     congestion_stale_s: int = 900
+    # congestion fusion (dashboard/storage/lua/set_congestion.lua): sources best first (an
+    # unlisted source ranks last), how long a reading counts as fresh, and how many readings in
+    # a row an equally ranked source needs to replace a fresh level
+    congestion_sources: str = "amap,waze"
+    congestion_fresh_s: int = 300
+    congestion_confirm: int = 2
     wait_replicas: int = 0
     # confirm each batch is fsynced to the AOF before acknowledging it (WAITAOF; skipped with a
     # warning when the server has no AOF or predates Redis 7.2 / Valkey 8)
@@ -71,6 +82,32 @@ class Settings:
     # reverse proxies in front that set X-Forwarded-For (werkzeug ProxyFix); 0: none, the
     # client is the socket's peer address
     trusted_proxies: int = 0
+    # how long a cleared incident stays on the wall, marked cleared (seconds)
+    cleared_visible_s: int = 300
+    # construction events on one road within this distance with overlapping times are one
+    # roadworks (dashboard.roads.works)
+    works_near_m: float = 100.0
+    # fusion of feed records into incidents (dashboard.dispatch.fusion): on/off, the time
+    # window after an incident's last report, the distance within which two records are
+    # "the same place" by the coarser of their two precisions, the least severity of a
+    # report (kind "report") that becomes an incident
+    fusion_enabled: bool = True
+    fusion_window_s: int = 3600
+    fusion_point_m: float = 150.0
+    fusion_intersection_m: float = 200.0
+    fusion_landmark_m: float = 300.0
+    fusion_road_m: float = 800.0
+    fusion_min_severity: int = 1
+    # ... two records on one road (a GPS point mid-block vs the nearest intersection) within
+    # this; a road-only record joins the nearest open incident on its road within this; a
+    # moving target (comma-separated categories) follows its road within this; reports of
+    # these categories only join (never create); two records of these feeds are two incidents
+    fusion_same_road_m: float = 600.0
+    fusion_coarse_m: float = 10000.0
+    fusion_moving_m: float = 20000.0
+    fusion_moving_categories: str = "overload"
+    fusion_join_only: str = "jam,other"
+    fusion_distinct_feeds: str = "waze"
     feeds: tuple[FeedConfig, ...] = ()
     config_file: Path | None = None
 
@@ -92,6 +129,7 @@ _ENV_MAP = {
     "LUKUANG_PORT": "port",
     "LUKUANG_WORKERS": "workers",
     "LUKUANG_REFRESH_S": "refresh_s",
+    "LUKUANG_VERSION_TICK_S": "version_tick_s",
     "LUKUANG_WALL_TOKEN": "wall_token",
     "LUKUANG_SECRET_KEY": "secret_key",
     "LUKUANG_SESSION_HOURS": "session_hours",
@@ -104,10 +142,28 @@ _ENV_MAP = {
     "LUKUANG_WAIT_AOF": "wait_aof",
     "LUKUANG_CLUSTER": "cluster",
     "LUKUANG_REOPEN_WINDOW_S": "reopen_window_s",
+    "LUKUANG_CONGESTION_SOURCES": "congestion_sources",
+    "LUKUANG_CONGESTION_FRESH_S": "congestion_fresh_s",
+    "LUKUANG_CONGESTION_CONFIRM": "congestion_confirm",
     "LUKUANG_CITY_BBOX": "city_bbox",
     "LUKUANG_PUBLIC_RATE_LIMIT": "public_rate_limit",
     "LUKUANG_PUBLIC_RATE_WINDOW_S": "public_rate_window_s",
     "LUKUANG_TRUSTED_PROXIES": "trusted_proxies",
+    "LUKUANG_CLEARED_VISIBLE_S": "cleared_visible_s",
+    "LUKUANG_WORKS_NEAR_M": "works_near_m",
+    "LUKUANG_FUSION_ENABLED": "fusion_enabled",
+    "LUKUANG_FUSION_WINDOW_S": "fusion_window_s",
+    "LUKUANG_FUSION_POINT_M": "fusion_point_m",
+    "LUKUANG_FUSION_INTERSECTION_M": "fusion_intersection_m",
+    "LUKUANG_FUSION_LANDMARK_M": "fusion_landmark_m",
+    "LUKUANG_FUSION_ROAD_M": "fusion_road_m",
+    "LUKUANG_FUSION_MIN_SEVERITY": "fusion_min_severity",
+    "LUKUANG_FUSION_SAME_ROAD_M": "fusion_same_road_m",
+    "LUKUANG_FUSION_COARSE_M": "fusion_coarse_m",
+    "LUKUANG_FUSION_MOVING_M": "fusion_moving_m",
+    "LUKUANG_FUSION_MOVING_CATEGORIES": "fusion_moving_categories",
+    "LUKUANG_FUSION_JOIN_ONLY": "fusion_join_only",
+    "LUKUANG_FUSION_DISTINCT_FEEDS": "fusion_distinct_feeds",
 }
 
 

@@ -35,6 +35,9 @@ class ParseContext:
     now: datetime
     feed: str = ""
     match_max_m: float = 150.0
+    # the fusion's rules (dashboard.dispatch.fusion.FusionRules) when the pipeline should
+    # put incident records on incidents after writing them; None: no fusion
+    fusion: Any = None
 
 
 @dataclass

@@ -6,6 +6,9 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import redis
+
+from dashboard.dispatch.fusion import FusionRules, fuse
 from dashboard.model import EventError, RoadEvent, validate
 from dashboard.storage.store import Store
 
@@ -30,13 +33,21 @@ class IngestSummary:
     reasons: dict[str, int] = field(default_factory=dict)
     version: int = 0
     error: str = ""
+    incidents_created: int = 0
+    incidents_linked: int = 0
+    fusion_errors: int = 0
+    quarantine_repeats: int = 0   # rejected records quarantined already (counted as duplicates)
 
     def to_dict(self) -> dict:
         return {k: v for k, v in self.__dict__.items()}
 
 
 def _quarantine(store: Store, feed: str, rej: Rejected, summary: IngestSummary) -> None:
-    store.quarantine(feed, rej.reason, rej.raw, rej.ref)
+    """Quarantine a rejected record once: the same bad record re-sent on every poll (the
+    same raw bytes and reason within a day) counts as a duplicate, not again (issue 14)."""
+    if not store.quarantine_once(feed, rej.reason, rej.raw, rej.ref):
+        summary.quarantine_repeats += 1
+        return
     summary.quarantined += 1
     key = rej.reason.split(":")[0][:80]
     summary.reasons[key] = summary.reasons.get(key, 0) + 1
@@ -104,16 +115,48 @@ def ingest_payload(adapter: Adapter, payload: bytes, ctx: ParseContext, store: S
         summary.version = max(summary.version, version)
     for metric, when, value in result.gauges:
         store.record_gauge(metric, when, value)
+    counters = {"accepted": summary.accepted + summary.congestion_segments,
+                "duplicates": summary.duplicates, "ended": summary.ended, "polls": 1}
     now = time.time()
     store.update_feed_health(
-        feed, {"accepted": summary.accepted + summary.congestion_segments,
-               "duplicates": summary.duplicates, "ended": summary.ended, "polls": 1},
-        last_ok=f"{now:.0f}", last_batch_ms=f"{(now - started) * 1000:.0f}",
+        feed, counters, last_ok=f"{now:.0f}", last_batch_ms=f"{(now - started) * 1000:.0f}",
         last_count=str(len(result.events) + len(result.congestion)))
+    if ctx.fusion is not None:
+        # after the batch's health: the events are stored and counted whatever fusion does
+        fusion_counters: dict[str, int] = {}
+        health: dict[str, str] = {}
+        _fuse(store, result.events, ctx, summary, fusion_counters, health)
+        health["last_fusion_ms"] = f"{(time.time() - now) * 1000:.0f}"
+        store.update_feed_health(feed, fusion_counters, **health)
     return summary
+
+
+def _fuse(store: Store, events: list[RoadEvent], ctx: ParseContext, summary: IngestSummary,
+          counters: dict[str, int], health: dict[str, str]) -> None:
+    """Put the batch's incident records on incidents (``dashboard.dispatch.fusion``). The
+    events are written already: a failure here is logged and counted, never raised."""
+    try:
+        done = fuse(store.r, store.keys, events, ctx.fusion, now=ctx.now.timestamp())
+        summary.incidents_created, summary.incidents_linked = len(done.created), len(done.linked)
+        errors, reason = done.errors, "fusion: some records failed (see the log)"
+        if done.created or done.linked:
+            summary.version = max(summary.version, store.version())
+    except (redis.ConnectionError, redis.TimeoutError):
+        # Redis is away: the runner records the outage and polls again; the stored records
+        # are fused when the feed sends them again (linked ones are skipped)
+        raise
+    except Exception as exc:  # noqa: BLE001 - the ingested events must never be lost
+        log.exception("%s: fusion failed", summary.feed)
+        errors, reason = 1, f"fusion: {exc.__class__.__name__}: {exc}"
+    summary.fusion_errors = errors
+    if errors:
+        counters["fusion_errors"] = errors
+        health.update(last_error=reason[:500], last_error_at=f"{time.time():.0f}")
 
 
 def make_context(network, settings, feed: str, now: datetime | None = None) -> ParseContext:
     return ParseContext(network=network, bbox=settings.city_bbox,
                         now=now or datetime.now(timezone.utc), feed=feed,
-                        match_max_m=settings.match_max_m)
+                        match_max_m=settings.match_max_m,
+                        fusion=FusionRules.from_settings(settings)
+                        if settings.fusion_enabled else None)

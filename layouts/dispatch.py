@@ -39,7 +39,7 @@ BUTTONS = (  # (action, id, label)
 ACTION_BUTTON_IDS = {a: i for a, i, _ in BUTTONS} | {
     "assign": ids.DISPATCH_BTN_ASSIGN, "release": ids.DISPATCH_BTN_RELEASE,
     "merge": ids.DISPATCH_BTN_MERGE, "link": ids.DISPATCH_BTN_LINK,
-    "follow": ids.DISPATCH_BTN_FOLLOW}
+    "follow": ids.DISPATCH_BTN_FOLLOW, "split": ids.DISPATCH_BTN_SPLIT}
 BUTTON_ORDER = tuple(ACTION_BUTTON_IDS)   # the order of the buttons' "disabled" outputs
 ROW = {"display": "flex", "gap": "16px", "alignItems": "flex-start", "flexWrap": "wrap"}
 PANEL = {"background": "#fff", "border": "1px solid #d9e0ea", "borderRadius": "6px",
@@ -68,9 +68,10 @@ def queue_columns() -> list[dict[str, Any]]:
     ]
 
 
-def layout(can: Iterable[str] = ()) -> html.Div:
+def layout(can: Iterable[str] = (), tick_ms: int = 5000) -> html.Div:
     """The page. ``can`` is the caller's permissions: buttons for what the role may not
-    do are shown disabled (the server refuses them anyway)."""
+    do are shown disabled (the server refuses them anyway). Every ``tick_ms`` the page asks
+    whether the data version (or the minute) changed; an unchanged answer is one Redis GET."""
     can = set(can)
     dispatch = "dispatch" in can
 
@@ -83,7 +84,7 @@ def layout(can: Iterable[str] = ()) -> html.Div:
         "acknowledge", "on_scene", "clear"))) for action, bid, label in BUTTONS]
     return html.Div(className="lk-page lk-dispatch", children=[
         nav("/dispatch"),
-        dcc.Interval(id=ids.DISPATCH_TICK, interval=5000, n_intervals=0),
+        dcc.Interval(id=ids.DISPATCH_TICK, interval=tick_ms, n_intervals=0),
         dcc.Store(id=ids.DISPATCH_SEEN, data={}),
         dcc.Store(id=ids.DISPATCH_SELECTED, data=None),
         dcc.Store(id=ids.DISPATCH_BUMP, data=0),
@@ -143,6 +144,12 @@ def layout(can: Iterable[str] = ()) -> html.Div:
                 html.Div([button(ids.DISPATCH_BTN_LINK, "关联 Link", dispatch),
                           button(ids.DISPATCH_BTN_FOLLOW,
                                  "跟踪并转交 Follow (moving target: hand over)", dispatch)],
+                         style=BTN_GAP),
+                html.H4("拆分错误合并 Split a report off"),
+                html.Div([dcc.Dropdown(id=ids.DISPATCH_SPLIT_CHOICE, options=[],
+                                       placeholder="report of this incident",
+                                       style={"minWidth": "200px"}),
+                          button(ids.DISPATCH_BTN_SPLIT, "拆分 Split", dispatch)],
                          style=BTN_GAP),
             ], flex="2 1 0"),
         ]),
@@ -329,8 +336,8 @@ def detail_panel(d: dict[str, Any] | None) -> list:
             html.Td(f"{e.get('from') or '·'} → {e.get('to')}" if e.get("from") != e.get("to")
                     else e.get("to", "")),
             html.Td(" ".join(str(x) for x in (
-                e.get("unit") or "", e.get("report") or "", e.get("into") or "",
-                e.get("duplicate") or "", e.get("note") or "") if x))])
+                e.get("moved") or "", e.get("unit") or "", e.get("report") or "",
+                e.get("into") or "", e.get("duplicate") or "", e.get("note") or "") if x))])
             for e in reversed(d["history"])])])]
     return [head, info, *reports, *units, *history]
 

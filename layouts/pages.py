@@ -52,15 +52,18 @@ def forbidden(role: str) -> html.Div:
         html.P(f"Your role ({role}) cannot open this page.", className="lk-muted")])
 
 
-def wall(refresh_s: float, city_name: str) -> html.Div:
-    """The wall, polling every ``refresh_s`` seconds."""
-    return wall_layout.layout(refresh_ms=int(refresh_s * 1000), city_name=city_name,
+def wall(refresh_s: float, city_name: str, tick_s: float | None = None) -> html.Div:
+    """The wall, asking for a new data version every ``tick_s`` seconds (else every
+    ``refresh_s``); an unchanged answer costs one Redis GET."""
+    tick = min(tick_s, refresh_s) if tick_s else refresh_s
+    return wall_layout.layout(refresh_ms=max(250, int(tick * 1000)), city_name=city_name,
                               legend_items=legend_items())
 
 
-def dispatch(permissions: Iterable[str]) -> html.Div:
-    """The dispatch page for a user holding ``permissions``."""
-    return dispatch_layout.layout(permissions)
+def dispatch(permissions: Iterable[str], tick_s: float = 5.0) -> html.Div:
+    """The dispatch page for a user holding ``permissions``, asking for a new data version
+    every ``tick_s`` seconds."""
+    return dispatch_layout.layout(permissions, tick_ms=max(250, int(tick_s * 1000)))
 
 
 def comms(calendar: HolidayCalendar, today: date) -> html.Div:

@@ -55,8 +55,8 @@ def kpi_tiles(k: dict[str, Any] | None) -> list[html.Div]:
         v = k.get(key)
         return "—" if v is None else fmt.format(v)
     reach_n, reach_unit = wan(k.get("reach_today"))
-    unack_note = ("未在调度中确认的事故。 Incidents nobody has acknowledged in dispatch yet "
-                  "(an incident not yet taken into dispatch counts as unacknowledged).")
+    unack_note = ("未在调度中确认的事故。 Open incidents nobody has acknowledged in dispatch yet "
+                  "(the same count as the dispatch page).")
     return [
         _tile("活动事故", "incidents", num("incidents"), kind="incident",
               sub=[html.Span(num("unacknowledged"), className="lk-kpi-sub-value"),

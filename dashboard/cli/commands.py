@@ -68,7 +68,7 @@ def doctor_checks(settings: Settings) -> list[dict[str, str]]:
     """Each check: name, ok|warn|fail, and what to do, in plain words."""
     from dashboard.storage.connection import open_redis
     from dashboard.roads.network import active_network_path, get_network
-    from dashboard.storage.store import Store
+    from dashboard.storage.store import QUARANTINE_WARN_SHARE, Store, quarantine_share
     from dashboard.storage.topology import topology_checks
 
     checks: list[dict[str, str]] = []
@@ -111,6 +111,10 @@ def doctor_checks(settings: Settings) -> list[dict[str, str]]:
                     st, det = "ok", f"last success {age:.0f} s ago, " \
                                     f"{h.get('accepted', 0)} accepted, " \
                                     f"{h.get('quarantined', 0)} quarantined"
+                    share = quarantine_share(h)
+                    if share is not None and share >= QUARANTINE_WARN_SHARE:
+                        st, det = "warn", f"{det}: {share:.0%} of its records are " \
+                                          "quarantined (see /feeds)"
                 checks.append({"check": f"feed {name}", "status": st, "detail": det})
         finally:
             handle.client.close()

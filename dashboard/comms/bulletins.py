@@ -28,6 +28,7 @@ from typing import Any, Iterable, Sequence
 from dashboard.masking import mask_text
 from dashboard.model import RoadEvent
 from dashboard.roads.stretches import Stretch, StretchFinder
+from dashboard.roads.works import live_works
 from dashboard.timeutil import SHANGHAI
 
 KINDS = ("traffic", "accident", "roadworks", "control", "holiday", "cleared", "free")
@@ -426,9 +427,11 @@ def incident_candidates(store: Any, now: datetime) -> list[RoadEvent]:
 
 
 def works_candidates(store: Any, now: datetime) -> list[RoadEvent]:
-    """Live construction events, soonest first."""
-    evs = store.active_events("construction", now=now.timestamp())
-    return sorted(evs, key=lambda e: ((e.starts_at or e.observed_at).timestamp(), e.id))
+    """Live roadworks, one event per works (the same works reported by several feeds is
+    listed once: ``roads.works``), under way or planned, soonest first."""
+    items = live_works(store, now.timestamp())
+    return sorted((w.event for w in items),
+                  key=lambda e: ((e.starts_at or e.observed_at).timestamp(), e.id))
 
 
 def closure_candidates(store: Any, now: datetime) -> list[RoadEvent]:

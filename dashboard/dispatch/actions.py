@@ -33,12 +33,14 @@ TRANSITIONS = {"verify": "verified", "on_scene": "on_scene", "clear": "cleared"}
 
 @dataclass(frozen=True)
 class Outcome:
-    """What to tell the officer: ``text``, its ``level`` ("ok", "warn" or "error"), and
-    whether the page should reload what it shows (``refresh``)."""
+    """What to tell the officer: ``text``, its ``level`` ("ok", "warn" or "error"),
+    whether the page should reload what it shows (``refresh``), and the incident's rev after
+    the action (the page's own change; None when nothing was read)."""
 
     text: str
     level: str = "ok"
     refresh: bool = False
+    rev: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class Choices:
     release: str | None = None      # an assigned unit to release
     merge_into: str | None = None   # the incident to merge into
     report: str | None = None       # a report to link or follow
+    split: str | None = None        # one of the incident's reports to split off
     note: str | None = None
 
 
@@ -71,7 +74,7 @@ def run(r: redis.Redis, keys: Keys, store: Store, user: User, action: str,
                     reopen_window_s)
     except I.ConflictError as exc:
         return Outcome(f"{exc} — 页面已刷新 the page has been refreshed; check and try again.",
-                       "warn", refresh=True)
+                       "warn", refresh=True, rev=exc.current_rev)
     except (I.DispatchError, U.UnitError) as exc:
         return Outcome(str(exc), "error", refresh=True)
     except PermissionError:
@@ -118,12 +121,18 @@ def _run(r: redis.Redis, keys: Keys, store: Store, user: User, action: str, inc_
         ev = store.get_event(choices.report)
         if ev is None:
             raise I.NotFound(f"no event {choices.report!r}")
-        res = I.handover(r, keys, user, inc_id, ev.lon, ev.lat, expected_rev=rev,
-                         network=network, note=note)
-        I.link_report(r, keys, user, inc_id, choices.report, expected_rev=res.rev)
+        hand = I.handover(r, keys, user, inc_id, ev.lon, ev.lat, expected_rev=rev,
+                          network=network, note=note, event=ev)
+        # the link is a second change of the incident: the page must keep ITS rev
+        res = I.link_report(r, keys, user, inc_id, choices.report, expected_rev=hand.rev)
+        return Outcome(f"{hand.message}; {res.message}", "ok", refresh=True, rev=res.rev)
+    elif action == "split":
+        if not choices.split:
+            return Outcome("请选择要拆分的报告 Pick the report to split off.", "warn")
+        res = I.split_report(r, keys, user, inc_id, choices.split, expected_rev=rev)
     else:
         return Outcome(f"unknown action {action!r}", "error")
-    return Outcome(res.message, "ok", refresh=True)
+    return Outcome(res.message, "ok", refresh=True, rev=res.rev)
 
 
 def create(r: redis.Redis, keys: Keys, user: User, report_id: str | None

@@ -32,7 +32,7 @@ from dashboard.audit import Change, CommitResult, commit, diff
 from dashboard.auth import User
 from dashboard.storage.keys import Keys
 from dashboard.masking import mask_text
-from dashboard.model import decode_hash, encode_hash
+from dashboard.model import RoadEvent, decode_hash, encode_hash
 from dashboard.storage.store import Store
 from dashboard.timeutil import SHANGHAI
 from dashboard.dispatch.labels import CATEGORY_LABELS, INCIDENT_STATUS_LABELS
@@ -111,6 +111,13 @@ class Incident:
     merged: list[str] = field(default_factory=list)
     merged_into: str = ""
     reopened: int = 0
+    # the fusion's bookkeeping: how precisely the position is known ("point",
+    # "intersection", "stretch", "landmark", "road"), the newest linked report's time, and
+    # the splits an officer made (a split-off report is never fused back)
+    precision: str = ""
+    last_report_at: float = 0.0
+    split_from: str = ""
+    split_off: list[str] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)
 
     def to_hash(self) -> dict[str, str]:
@@ -165,6 +172,26 @@ def load_many(r: redis.Redis, keys: Keys, ids: Sequence[str]) -> list[Incident]:
     return [Incident.from_hash(h) for h in pipe.execute() if h]
 
 
+# what matching a feed record against incidents reads (no history, text or notes)
+MATCH_FIELDS = ("id", "status", "category", "severity", "lon", "lat", "district",
+                "segment_id", "road_names", "place", "precision", "created_at", "reported_at",
+                "last_report_at", "reports")
+
+
+def load_for_matching(r: redis.Redis, keys: Keys, ids: Sequence[str]) -> list[Incident]:
+    """Incidents holding only ``MATCH_FIELDS`` (the rest at their defaults): cheap to read
+    by the dozen. Read-only views: never commit one back."""
+    pipe = r.pipeline(transaction=False)
+    for i in ids:
+        pipe.hmget(keys.incident(i), MATCH_FIELDS)
+    out = []
+    for values in pipe.execute():
+        if values[0] is not None:
+            out.append(Incident.from_hash({k: v for k, v in zip(MATCH_FIELDS, values)
+                                           if v is not None}))
+    return out
+
+
 def open_incidents(r: redis.Redis, keys: Keys, limit: int = 500) -> list[Incident]:
     """Open incidents, most urgent first."""
     return load_many(r, keys, r.zrange(keys.incidents_open(), 0, limit - 1))
@@ -174,9 +201,65 @@ def unacknowledged_count(r: redis.Redis, keys: Keys) -> int:
     return int(r.zcount(keys.incidents_open(), "-inf", "(1e11"))
 
 
+def open_count(r: redis.Redis, keys: Keys) -> int:
+    """How many incidents are open (the same set ``open_incidents`` reads)."""
+    return int(r.zcard(keys.incidents_open()))
+
+
+# an incident open longer than this before it was cleared is not looked for by
+# ``recently_cleared`` (it scans the index by report time, which bounds the scan)
+CLEARED_SCAN_HORIZON_S = 7 * 86400
+
+
+def recently_cleared(r: redis.Redis, keys: Keys, within_s: float,
+                     now: float | None = None) -> list[Incident]:
+    """Incidents cleared in the last ``within_s`` seconds before ``now``, most recently
+    cleared first. Only incidents reported within ``within_s`` + 7 days are considered."""
+    now = time.time() if now is None else now
+    if within_s <= 0:
+        return []
+    ids = r.zrangebyscore(keys.incidents_index(), now - within_s - CLEARED_SCAN_HORIZON_S,
+                          "+inf")
+    if not ids:
+        return []
+    pipe = r.pipeline(transaction=False)
+    for i in ids:
+        pipe.hmget(keys.incident(i), ["status", "cleared_at"])
+    wanted = []
+    for inc_id, (status, cleared_at) in zip(ids, pipe.execute()):
+        try:
+            at = float(cleared_at or 0)
+        except ValueError:
+            continue
+        if status == "cleared" and at >= now - within_s:
+            wanted.append(inc_id)
+    found = load_many(r, keys, wanted)
+    return sorted(found, key=lambda inc: (-(inc.cleared_at or 0), inc.id))
+
+
+def sources_of(inc: Incident) -> list[dict[str, Any]]:
+    """The feeds an incident's reports came from: ``[{"feed": name, "count": n}]`` by feed
+    name. A report's feed is its event id's prefix (``waze:…`` → waze)."""
+    counts: dict[str, int] = {}
+    for rid in inc.reports:
+        feed = rid.split(":", 1)[0] if ":" in rid else (inc.source or "dispatch")
+        counts[feed] = counts.get(feed, 0) + 1
+    if not counts and inc.source:
+        counts[inc.source] = 1
+    return [{"feed": f, "count": n} for f, n in sorted(counts.items())]
+
+
 def incident_of_report(r: redis.Redis, keys: Keys, report_id: str) -> str:
     """The id of the incident a report (event id) is linked to; "" when none."""
     return r.hget(keys.report_incident(), report_id) or ""
+
+
+def linked_reports(r: redis.Redis, keys: Keys, report_ids: Sequence[str]) -> set[str]:
+    """The reports (event ids) among ``report_ids`` that are linked to an incident."""
+    if not report_ids:
+        return set()
+    linked = r.hmget(keys.report_incident(), list(report_ids))
+    return {rid for rid, inc_id in zip(report_ids, linked) if inc_id}
 
 
 def status_of(r: redis.Redis, keys: Keys, incident_id: str) -> str:
@@ -230,6 +313,17 @@ def _require(user: User, permission: str) -> None:
         raise PermissionError(f"role {user.role} may not {permission}")
 
 
+# The fusion acts as this user. "system" is no login role (``auth.ROLES`` has no such
+# role, so no account or session can carry it); only the auto_* functions accept it.
+SYSTEM_ROLE = "system"
+FUSION_USER = User("fusion", SYSTEM_ROLE)
+
+
+def _require_system(user: User) -> None:
+    if user.role != SYSTEM_ROLE:
+        raise PermissionError(f"role {user.role} may not act as the fusion")
+
+
 @dataclass
 class _Plan:
     """What an action wants: the new state of one or more incidents and units."""
@@ -270,8 +364,10 @@ def _change_of(plan: _Plan, keys: Keys, user: User, at: float) -> Change:
         ch.bump.append(key)
         if new.is_open:
             ch.zadd.append((keys.incidents_open(), urgency_score(new), new.id))
+            ch.geoadd.append((keys.incidents_geo(), new.lon, new.lat, new.id))
         else:
             ch.zrem.append((keys.incidents_open(), new.id))
+            ch.zrem.append((keys.incidents_geo(), new.id))
         ch.zadd.append((keys.incidents_index(), new.reported_at or new.created_at, new.id))
         b, a = diff(old_h, new_h)
         a["rev"] = new.rev + 1
@@ -344,28 +440,70 @@ def create_from_event(r: redis.Redis, keys: Keys, user: User, event_id: str,
     linked = incident_of_report(r, keys, event_id)
     if linked:
         raise TransitionError(f"{event_id} is already linked to {linked}")
-    seq = int(r.incr(keys.incident_seq()))
-    inc_id = f"INC-{seq:06d}"
     at = time.time() if now is None else now
-    reported = (ev.starts_at or ev.observed_at).timestamp()
-    inc = Incident(
-        id=inc_id, status="reported", category=ev.category, severity=int(ev.severity),
-        text=mask_text(ev.text)[:1000], lon=ev.lon, lat=ev.lat, district=ev.district,
-        segment_id=ev.segment_id, road_names=list(ev.road_names)[:20],
-        place=str(ev.attrs.get("place") or "、".join(ev.road_names[:2]))[:200],
-        source=ev.source, created_at=at, created_by=user.name,
-        reported_at=min(reported, at), updated_at=at, updated_by=user.name,
-        reports=[event_id])
+    inc = _incident_from_event(r, keys, ev, at, user)
     _history(inc, at, user, "create", "", note=note, report=event_id)
-    plan = _Plan("create", [(None, inc)], links={event_id: inc_id},
+    return _commit_create(r, keys, user, inc, event_id, at, note)
+
+
+def auto_create(r: redis.Redis, keys: Keys, user: User, ev: RoadEvent, explanation: str,
+                now: float | None = None) -> ActionResult:
+    """The fusion's "create": a new incident (status reported) from a feed event that
+    matched no open incident; ``explanation`` says why, in the history. System only."""
+    _require_system(user)
+    at = time.time() if now is None else now
+    inc = _incident_from_event(r, keys, ev, at, user)
+    _history(inc, at, user, "create", "", note=explanation, report=ev.id)
+    return _commit_create(r, keys, user, inc, ev.id, at, explanation)
+
+
+def _incident_from_event(r: redis.Redis, keys: Keys, ev: RoadEvent, at: float,
+                         user: User) -> Incident:
+    """A new incident (with a fresh number) standing for one event; no history yet."""
+    seq = int(r.incr(keys.incident_seq()))
+    reported = (ev.starts_at or ev.observed_at).timestamp()
+    return Incident(
+        id=f"INC-{seq:06d}", status="reported", category=ev.category,
+        severity=int(ev.severity), text=mask_text(ev.text)[:1000], lon=ev.lon, lat=ev.lat,
+        district=ev.district, segment_id=ev.segment_id, road_names=list(ev.road_names)[:20],
+        place=place_of(ev), source=ev.source, created_at=at, created_by=user.name,
+        reported_at=min(reported, at), updated_at=at, updated_by=user.name,
+        reports=[ev.id], precision=precision_of(ev),
+        last_report_at=min(ev.observed_at.timestamp(), at))
+
+
+def _commit_create(r: redis.Redis, keys: Keys, user: User, inc: Incident, event_id: str,
+                   at: float, note: str) -> ActionResult:
+    plan = _Plan("create", [(None, inc)], links={event_id: inc.id},
                  link_checks={event_id: ""}, note=note,
-                 message=f"{inc_id} created from {event_id}")
+                 message=f"{inc.id} created from {event_id}")
     res = commit(r, keys, _change_of(plan, keys, user, at))
     if not res.ok:
         if res.conflict_key == keys.report_incident():
             raise TransitionError(f"{event_id} is already linked to {res.actual}")
-        raise ConflictError(inc_id, f"{inc_id} exists already; try again", -1, [])
-    return ActionResult(inc_id, 1, res.version, plan.message)
+        raise ConflictError(inc.id, f"{inc.id} exists already; try again", -1, [])
+    return ActionResult(inc.id, 1, res.version, plan.message)
+
+
+def place_of(ev: RoadEvent) -> str:
+    """An event's place in words: the adapter's label, else its first two road names."""
+    return str(ev.attrs.get("place") or "、".join(ev.road_names[:2]))[:200]
+
+
+# how precisely each adapter's way of locating a record pins the place, best first
+PRECISIONS = ("point", "intersection", "stretch", "landmark", "road")
+_PRECISION_ALIASES = {"geo": "point", "coordinates": "point", "gps": "point"}
+
+
+def precision_of(ev: RoadEvent) -> str:
+    """How precisely an event's position is known: "point" (GPS: Waze, a hotline row with
+    coordinates, a geotagged Weibo status), "intersection", "stretch", "landmark" or
+    "road" (the middle of a named road). Adapters say it in ``attrs`` ("precision" from
+    Weibo, "located_by" from the hotline); an event without either carries its own
+    coordinates, which count as a point."""
+    how = str(ev.attrs.get("precision") or ev.attrs.get("located_by") or "point")
+    how = _PRECISION_ALIASES.get(how, how)
+    return how if how in PRECISIONS else "road"
 
 
 # -- lifecycle -------------------------------------------------------------------------------
@@ -569,12 +707,52 @@ def release_unit(r: redis.Redis, keys: Keys, user: User, incident_id: str, unit_
     return _run(r, keys, user, incident_id, expected_rev, build, now)
 
 
+# a unit ahead of a moving target is preferred to the nearest one only when it is not much
+# farther: at most this factor, or this many metres, beyond the nearest free unit
+AHEAD_MAX_FACTOR = 1.5
+AHEAD_MAX_EXTRA_M = 1000.0
+
+
+def _place_at(inc: Incident, lon: float, lat: float, network: Any,
+              ev: RoadEvent | None) -> dict[str, Any]:
+    """Place, road names, segment and district of a new position: from the report that
+    gave it, else from the road network's nearest segment; the old ones never stay."""
+    out = {"place": "", "road_names": [], "segment_id": "", "district": ""}
+    if ev is not None:
+        out.update(place=place_of(ev), road_names=list(ev.road_names)[:20],
+                   segment_id=ev.segment_id or "", district=ev.district or "")
+    match = None
+    if network is not None and (not out["segment_id"] or not out["road_names"]
+                                or not out["district"]):
+        try:
+            match = network.nearest(lon, lat, max_m=300.0)
+        except Exception:  # noqa: BLE001 - a network without segments: words from the report
+            match = None
+    if match is not None:
+        out["segment_id"] = out["segment_id"] or match.segment_id
+        out["road_names"] = out["road_names"] or [match.road_name]
+        out["district"] = out["district"] or match.district or ""
+    if not out["district"] and network is not None and hasattr(network, "district_at"):
+        out["district"] = network.district_at(lon, lat) or ""
+    out["place"] = out["place"] or "、".join(out["road_names"][:2]) or f"{lon:.5f},{lat:.5f}"
+    return out
+
+
+def _moved_words(inc: Incident, new: Incident, verb: str) -> str:
+    """e.g. "移交：长城路 → 泰山大街 (泰山区)"."""
+    district = f" ({new.district})" if new.district else ""
+    return f"{verb}：{inc.place or '·'} → {new.place or '·'}{district}"
+
+
 def handover(r: redis.Redis, keys: Keys, user: User, incident_id: str, lon: float, lat: float,
              expected_rev: int | None = None, network: Any = None,
-             now: float | None = None, note: str = "") -> ActionResult:
+             now: float | None = None, note: str = "",
+             event: RoadEvent | None = None) -> ActionResult:
     """A moving target (the overloaded coach): move the incident to (lon, lat), send the
-    nearest free unit *ahead* of it (in its direction of travel; the nearest one at all
-    when none is ahead), and release the units that had it. Recorded in the history."""
+    nearest free unit *ahead* of it (in its direction of travel, unless that one is much
+    farther than the nearest; else the nearest one), and release the units that had it.
+    Place, roads, segment and district move with it (from ``event``, the report giving the
+    new position, else the road network). Recorded in the history, in words."""
     _require(user, "dispatch")
 
     def build(inc: Incident, at: float) -> _Plan:
@@ -584,13 +762,18 @@ def handover(r: redis.Redis, keys: Keys, user: User, incident_id: str, lon: floa
         cands = nearest_free_units(r, keys, lon, lat, count=10, network=network,
                                    exclude=[u.id for u in current], now=now)
         dx, dy = lon - inc.lon, lat - inc.lat
-        ahead = [c for c in cands if c.unit.lon is not None and
+        limit = (max(cands[0].rank_m * AHEAD_MAX_FACTOR, cands[0].rank_m + AHEAD_MAX_EXTRA_M)
+                 if cands else 0.0)
+        ahead = [c for c in cands if c.unit.lon is not None and c.rank_m <= limit and
                  (c.unit.lon - lon) * dx + (c.unit.lat - lat) * dy > 0]
         pick = (ahead or cands or [None])[0]
-        moved = {"from": [round(inc.lon, 6), round(inc.lat, 6)],
-                 "to": [round(lon, 6), round(lat, 6)]}
         new = replace(inc, lon=lon, lat=lat, updated_at=at, updated_by=user.name, ack=True,
-                      ack_by=inc.ack_by or user.name, ack_at=inc.ack_at or at)
+                      ack_by=inc.ack_by or user.name, ack_at=inc.ack_at or at,
+                      **_place_at(inc, lon, lat, network, event))
+        # the coordinates under their own names: "from"/"to" of an entry are statuses
+        moved = {"moved": _moved_words(inc, new, "移交" if pick else "移动"),
+                 "from_point": [round(inc.lon, 6), round(inc.lat, 6)],
+                 "to_point": [round(lon, 6), round(lat, 6)]}
         unit_changes: list[tuple[Unit, dict[str, str]]] = []
         if pick is None:
             _history(new, at, user, "move", inc.status, note=note or "no free unit ahead",
@@ -619,14 +802,32 @@ def link_report(r: redis.Redis, keys: Keys, user: User, incident_id: str, report
                 expected_rev: int | None = None, move: bool = False,
                 now: float | None = None) -> ActionResult:
     """Attach another report to an incident (``move``: take the report's position, for a
-    moving target such as the overloaded coach)."""
+    moving target such as the overloaded coach). The incident's reported time stays: it
+    says when the incident was first reported, which a later link does not change."""
     _require(user, "dispatch")
     ev = Store(r, keys).get_event(report_id)
     if ev is None:
         raise NotFound(f"no event {report_id!r}")
+    return _link(r, keys, user, incident_id, ev, expected_rev, move, now)
+
+
+def auto_link(r: redis.Redis, keys: Keys, user: User, incident_id: str, ev: RoadEvent,
+              explanation: str, refine: bool = False, now: float | None = None) -> ActionResult:
+    """The fusion's "link": attach a feed event to an open incident, ``explanation`` in
+    the history. ``refine``: the event pins the place more precisely than the incident
+    did, so the incident takes its position, road and place. System only."""
+    _require_system(user)
+    return _link(r, keys, user, incident_id, ev, None, refine, now, note=explanation,
+                 open_only=True)
+
+
+def _link(r: redis.Redis, keys: Keys, user: User, incident_id: str, ev: RoadEvent,
+          expected_rev: int | None, move: bool, now: float | None, note: str = "",
+          open_only: bool = False) -> ActionResult:
+    report_id = ev.id
 
     def build(inc: Incident, at: float) -> _Plan:
-        if inc.status == "merged":
+        if inc.status == "merged" or (open_only and not inc.is_open):
             raise _transition_error(inc, inc.status)
         linked = incident_of_report(r, keys, report_id)
         if linked == inc.id:
@@ -637,17 +838,62 @@ def link_report(r: redis.Redis, keys: Keys, user: User, incident_id: str, report
             raise TransitionError(f"{inc.id} has {MAX_REPORTS} reports already")
         new = replace(inc, reports=inc.reports + [report_id],
                       severity=max(inc.severity, int(ev.severity)),
-                      reported_at=min(inc.reported_at or at,
-                                      (ev.starts_at or ev.observed_at).timestamp()),
+                      last_report_at=max(inc.last_report_at, min(ev.observed_at.timestamp(), at)),
                       updated_at=at, updated_by=user.name)
         extra = {}
         if move:
             new.lon, new.lat = ev.lon, ev.lat
             extra = {"from": [round(inc.lon, 6), round(inc.lat, 6)],
                      "to": [round(ev.lon, 6), round(ev.lat, 6)]}
-        _history(new, at, user, "link", inc.status, report=report_id, **extra)
+            if open_only:   # the fusion refines the place along with the position
+                new.segment_id, new.district = ev.segment_id or inc.segment_id, \
+                    ev.district or inc.district
+                new.road_names = list(ev.road_names)[:20] or inc.road_names
+                new.place, new.precision = place_of(ev) or inc.place, precision_of(ev)
+        _history(new, at, user, "link", inc.status, note=note, report=report_id, **extra)
         return _Plan("link", [(inc, new)], links={report_id: inc.id},
-                     link_checks={report_id: ""}, message=f"{report_id} linked to {inc.id}")
+                     link_checks={report_id: ""}, note=note,
+                     message=f"{report_id} linked to {inc.id}")
+
+    return _run(r, keys, user, incident_id, expected_rev, build, now)
+
+
+def split_report(r: redis.Redis, keys: Keys, user: User, incident_id: str, report_id: str,
+                 expected_rev: int | None = None, now: float | None = None) -> ActionResult:
+    """Undo a wrong merge: move one report out of an incident into a new incident
+    (status reported), with history on both. The report stays linked to the new one, so
+    the fusion never attaches it back. ``extra["new_incident"]`` is the new id."""
+    _require(user, "dispatch")
+
+    def build(inc: Incident, at: float) -> _Plan:
+        if inc.status == "merged":
+            raise _transition_error(inc, inc.status)
+        if report_id not in inc.reports:
+            raise TransitionError(f"{report_id} is not a report of {inc.id}")
+        if len(inc.reports) < 2:
+            raise TransitionError(f"{report_id} is the only report of {inc.id}; nothing to "
+                                  "split from")
+        ev = Store(r, keys).get_event(report_id)
+        if ev is not None:
+            new = _incident_from_event(r, keys, ev, at, user)
+        else:   # the report has expired: the new incident starts from the old one's place
+            seq = int(r.incr(keys.incident_seq()))
+            new = replace(inc, id=f"INC-{seq:06d}", rev=0, status="reported", ack=False,
+                          ack_by="", ack_at=None, verified_at=None, dispatched_at=None,
+                          on_scene_at=None, cleared_at=None, units=[], merged=[],
+                          merged_into="", reopened=0, split_off=[], history=[],
+                          reports=[report_id], created_at=at, created_by=user.name,
+                          reported_at=at, updated_at=at, updated_by=user.name)
+        new.split_from = inc.id
+        old = replace(inc, reports=[x for x in inc.reports if x != report_id],
+                      split_off=(inc.split_off + [report_id])[-MAX_REPORTS:],
+                      updated_at=at, updated_by=user.name)
+        _history(old, at, user, "split", inc.status, report=report_id, into=new.id)
+        _history(new, at, user, "split", "", report=report_id, split_from=inc.id)
+        return _Plan("split", [(inc, old), (None, new)], links={report_id: new.id},
+                     link_checks={report_id: inc.id},
+                     message=f"{report_id} split from {inc.id} into {new.id}",
+                     extra={"new_incident": new.id})
 
     return _run(r, keys, user, incident_id, expected_rev, build, now)
 
@@ -677,6 +923,7 @@ def merge(r: redis.Redis, keys: Keys, user: User, duplicate_id: str, target_id: 
             units=target.units + [u.id for u in units if u.id not in target.units],
             merged=target.merged + [dup.id], severity=max(target.severity, dup.severity),
             reported_at=min(target.reported_at or at, dup.reported_at or at),
+            last_report_at=max(target.last_report_at, dup.last_report_at),
             ack=target.ack or dup.ack, ack_by=target.ack_by or dup.ack_by,
             ack_at=target.ack_at or dup.ack_at,
             verified_at=_first(target.verified_at, dup.verified_at),
@@ -813,13 +1060,13 @@ def unlinked_reports(r: redis.Redis, keys: Keys, user: User, limit: int = 100,
 
 
 ACTIONS = ("acknowledge", "verify", "assign_nearest", "assign", "on_scene", "clear", "reopen",
-           "release", "merge", "link", "follow")
+           "release", "merge", "link", "follow", "split")
 
 
 def actions_for(user: User, status: str | None, ack: bool = False,
-                has_units: bool = False) -> set[str]:
-    """The actions this user can take on an incident in ``status`` (what the page enables;
-    every action checks again on the server)."""
+                has_units: bool = False, reports: int = 0) -> set[str]:
+    """The actions this user can take on an incident in ``status`` with ``reports`` linked
+    reports (what the page enables; every action checks again on the server)."""
     if status is None:
         return set()
     out: set[str] = set()
@@ -833,6 +1080,8 @@ def actions_for(user: User, status: str | None, ack: bool = False,
         out.update({"assign_nearest", "assign", "merge", "follow"})
     if dispatch and status != "merged":
         out.add("link")
+        if reports >= 2:
+            out.add("split")
     if dispatch and has_units and is_open:
         out.add("release")
     if user.can("acknowledge") and status == "dispatched":

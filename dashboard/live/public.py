@@ -9,8 +9,10 @@ no Redis), plus ``road_answer`` that reads those two from the Store.
   runs of segments of one level, labelled by the named cross streets at their ends, in the
   network's order (west→east, south→north). Segments without a fresh observation count as
   level 0 (未知) and form stretches of their own.
-- Incidents and roadworks are the live ``incident`` and ``construction`` events on one of
-  the road's segments or naming the road. Citizen reports are not shown (unverified).
+- Incidents are dispatch's open incidents on one of the road's segments or naming the
+  road (every feed's reports of one incident fused into it; a cleared one is gone).
+  Roadworks are the live works (``roads.works``: one item per works however many feeds
+  report it), ``status`` "active" or "planned". Citizen reports are not shown (unverified).
 - Every text that comes from a feed is masked (``masking.mask_for_public``, failing closed
   to ""); nothing from the private hashes is read. Names from the network are not masked.
 """
@@ -24,10 +26,12 @@ from typing import Any, Sequence
 
 from dashboard.comms.bulletins import CATEGORY_PHRASES, event_place, works_of
 from dashboard.congestion import LEVEL_COLOURS, LEVEL_NAMES, LEVEL_NAMES_EN
+from dashboard.dispatch.incidents import Incident, open_incidents
 from dashboard.masking import mask_for_public
 from dashboard.model import RoadEvent
 from dashboard.roads.network import name_key
 from dashboard.roads.stretches import StretchFinder
+from dashboard.roads.works import WorksItem, live_works
 from dashboard.storage.cache import ProcessCache
 
 MAX_NAME_CHARS = 40
@@ -146,8 +150,8 @@ def road_stretches(network: Any, road: str, snapshot: dict[str, dict[str, Any]],
     return out
 
 
-def on_road(ev: RoadEvent, network: Any, road: str, segment_ids: set[str]) -> bool:
-    """Whether an event lies on ``road``: on one of its segments, or naming it."""
+def on_road(ev: RoadEvent | Incident, network: Any, road: str, segment_ids: set[str]) -> bool:
+    """Whether an event or incident lies on ``road``: on one of its segments, or naming it."""
     if ev.segment_id and ev.segment_id in segment_ids:
         return True
     return any(network.resolve_road(n) == road for n in ev.road_names if n)
@@ -160,16 +164,30 @@ def _place(ev: RoadEvent) -> str:
         return ""
 
 
-def incident_json(ev: RoadEvent) -> dict[str, Any]:
-    """What the public sees of an incident: what, where, when; text masked."""
-    what = CATEGORY_PHRASES.get(ev.category, ("", "交通异常"))[1]
-    return {"category": ev.category, "category_name": what, "severity": ev.severity,
-            "place": _place(ev), "text": mask_for_public(ev.text),
-            "observed_at": _time(ev.observed_at), "starts_at": _time(ev.starts_at)}
+def _masked(text: str) -> str:
+    try:
+        return mask_for_public(text)
+    except Exception:  # noqa: BLE001 - a text we cannot mask is not shown
+        return ""
 
 
-def works_json(ev: RoadEvent, finder: StretchFinder | None) -> dict[str, Any]:
-    """What the public sees of roadworks: the stretch, schedule, impact; text masked."""
+def incident_json(inc: Incident) -> dict[str, Any]:
+    """What the public sees of a (dispatch) incident: what, where, since when, its state;
+    text masked."""
+    what = CATEGORY_PHRASES.get(inc.category, ("", "交通异常"))[1]
+    roads = [n for n in inc.road_names if n]
+    place = inc.place or (f"{roads[0]}与{roads[1]}路口" if len(roads) >= 2
+                          else (roads[0] if roads else ""))
+    reported = _iso(inc.reported_at or inc.created_at)
+    return {"id": inc.id, "category": inc.category, "category_name": what,
+            "severity": inc.severity, "state": inc.status, "place": _masked(place),
+            "text": _masked(inc.text), "observed_at": reported, "starts_at": reported}
+
+
+def works_json(item: WorksItem, finder: StretchFinder | None) -> dict[str, Any]:
+    """What the public sees of roadworks: the stretch, schedule, impact, whether under way
+    or planned; text masked."""
+    ev = item.event
     try:
         place = mask_for_public(works_of(ev, finder).place)
     except Exception:  # noqa: BLE001 - odd WZDx attributes: fall back to the place
@@ -182,22 +200,25 @@ def works_json(ev: RoadEvent, finder: StretchFinder | None) -> dict[str, Any]:
             "impact_name": IMPACT_NAMES.get(impact, ""),
             "lanes_closed": int(lanes) if isinstance(lanes, (int, float))
             and not isinstance(lanes, bool) and math.isfinite(lanes) else None,
-            "starts_at": _time(ev.starts_at), "ends_at": _time(ev.ends_at)}
+            "starts_at": _time(item.starts_at), "ends_at": _time(item.ends_at),
+            "status": item.status, "sources": item.sources}
 
 
 def road_status(network: Any, road: str, snapshot: dict[str, dict[str, Any]],
-                events: Sequence[RoadEvent], finder: StretchFinder | None = None,
-                ) -> dict[str, Any]:
-    """The whole answer for one (canonical) road: stretches, incidents, roadworks, the
-    worst level, and the time of the newest congestion observation on it."""
+                incidents: Sequence[Incident], works: Sequence[WorksItem],
+                finder: StretchFinder | None = None) -> dict[str, Any]:
+    """The whole answer for one (canonical) road: stretches, the open incidents and the
+    roadworks on it (under way first, then planned), the worst level, and the time of the
+    newest congestion observation on it."""
     finder = finder or finder_for(network)
     stretches = road_stretches(network, road, snapshot, finder)
     seg_ids = set(network.segments_of(road))
-    mine = [e for e in events if e.status == "active" and on_road(e, network, road, seg_ids)]
-    incidents = sorted((e for e in mine if e.kind == "incident"),
-                       key=lambda e: (-e.severity, -e.observed_at.timestamp(), e.id))
-    works = sorted((e for e in mine if e.kind == "construction"),
-                   key=lambda e: ((e.starts_at or e.observed_at).timestamp(), e.id))
+    incidents = sorted((i for i in incidents if i.is_open
+                        and on_road(i, network, road, seg_ids)),
+                       key=lambda i: (-i.severity, -(i.reported_at or i.created_at), i.id))
+    works = sorted((w for w in works if any(on_road(e, network, road, seg_ids)
+                                            for e in w.events)),
+                   key=lambda w: (not w.is_active, w.starts_at, w.id))
     times = [s["observed_at"] for s in stretches if s["observed_at"]]
     aliases = sorted(a for a, c in network.aliases().items() if c == road and a != road)
     return {
@@ -214,10 +235,11 @@ def road_status(network: Any, road: str, snapshot: dict[str, dict[str, Any]],
 
 def road_answer(store: Any, network: Any, road: str, now: float, version: int,
                 stale_s: float = 900) -> dict[str, Any]:
-    """``road_status`` from the Store's current snapshot and live events at ``now``;
-    ``version`` is the data version the caller read (and keys its cache by)."""
+    """``road_status`` from the Store's current snapshot, dispatch's open incidents and the
+    live roadworks at ``now``; ``version`` is the data version the caller read (and keys
+    its cache by)."""
     snapshot = store.congestion_snapshot(stale_s, now=now)
-    events = store.active_events("incident", now=now) + \
-        store.active_events("construction", now=now)
+    incidents = open_incidents(store.r, store.keys)
+    works = live_works(store, now)
     return {"version": version, "as_of": _iso(now),
-            **road_status(network, road, snapshot, events)}
+            **road_status(network, road, snapshot, incidents, works)}

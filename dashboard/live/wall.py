@@ -20,8 +20,10 @@ import numpy as np
 
 from dashboard.timeutil import SHANGHAI
 from dashboard.congestion import LEVEL_COLOURS, LEVEL_NAMES, LEVEL_NAMES_EN, congestion_index
-from dashboard.dispatch.incidents import acknowledged_reports
+from dashboard.dispatch.incidents import (linked_reports, open_count, open_incidents,
+                                          recently_cleared, unacknowledged_count)
 from dashboard.masking import mask_for_public
+from dashboard.roads.works import DEFAULT_NEAR_M, live_works
 from dashboard.storage.cache import ProcessCache
 from dashboard.storage.store import Store
 
@@ -33,11 +35,13 @@ TRACE_ROAD_LABELS = 6
 TRACE_ROADWORKS_LINES = 7
 TRACE_ROADWORKS = 8
 TRACE_REPORTS = 9
-TRACE_INCIDENT_HALO = 10
-TRACE_INCIDENTS = 11
-N_TRACES = 12
+TRACE_INCIDENTS_CLEARED = 10   # cleared in the last few minutes, marked as such
+TRACE_INCIDENT_HALO = 11
+TRACE_INCIDENTS = 12
+N_TRACES = 13
 
 INCIDENT_COLOUR = "#ff3df5"
+CLEARED_COLOUR = "#3ddc84"
 ROADWORKS_COLOUR = "#ff9d00"
 REPORT_COLOUR = "#35c8ff"
 LABEL_COLOUR = "#c9d6e8"
@@ -216,42 +220,61 @@ def _observed(row: dict[str, str]) -> float:
         return 0.0
 
 
+def _located(lon: Any, lat: Any) -> bool:
+    return _float(lon) is not None and _float(lat) is not None and (lon, lat) != (0.0, 0.0)
+
+
 def marker_data(store: Store, now: float, report_window_s: float,
-                scale: float = 1.0) -> dict[str, Any]:
-    """lon/lat/size arrays for incidents, roadworks (points and lines) and fresh report
-    clusters, plus a digest of it all."""
+                scale: float = 1.0, cleared_s: float = 300.0,
+                near_m: float = DEFAULT_NEAR_M) -> dict[str, Any]:
+    """lon/lat/size arrays for incidents (dispatch's open incidents, and those cleared in
+    the last ``cleared_s`` seconds), roadworks under way (points and lines, one per works:
+    ``roads.works``) and fresh report clusters not yet part of an incident, plus a digest
+    of it all."""
     def pos(row: dict[str, str]) -> tuple[float, float]:
         return round(float(row["lon"]), COORD_DIGITS), round(float(row["lat"]), COORD_DIGITS)
-    inc = {"lon": [], "lat": [], "size": []}
-    for row in _live_fields(store, "incident", ("lon", "lat", "severity"), now):
-        lon, lat = pos(row)
-        inc["lon"].append(lon)
-        inc["lat"].append(lat)
-        sev = max(0, min(4, int(row["severity"] or 0)))
-        inc["size"].append(round((16 + 4 * sev) * scale, 1))
+
+    def incident_markers(incs) -> dict[str, list]:
+        out: dict[str, list] = {"lon": [], "lat": [], "size": []}
+        for i in incs:
+            if not _located(i.lon, i.lat):
+                continue
+            out["lon"].append(round(i.lon, COORD_DIGITS))
+            out["lat"].append(round(i.lat, COORD_DIGITS))
+            sev = max(0, min(4, int(i.severity or 0)))
+            out["size"].append(round((16 + 4 * sev) * scale, 1))
+        return out
+    inc = incident_markers(open_incidents(store.r, store.keys))
+    cleared = incident_markers(recently_cleared(store.r, store.keys, cleared_s, now))
     rw = {"lon": [], "lat": [], "size": []}
     rw_lines = {"lon": [], "lat": []}
-    for row in _live_fields(store, "construction", ("lon", "lat", "line"), now):
-        lon, lat = pos(row)
-        rw["lon"].append(lon)
-        rw["lat"].append(lat)
+    for works in live_works(store, now, near_m):
+        if not works.is_active:
+            continue                  # planned works are listed, not drawn
+        ev = works.event
+        rw["lon"].append(round(ev.lon, COORD_DIGITS))
+        rw["lat"].append(round(ev.lat, COORD_DIGITS))
         rw["size"].append(round(14 * scale, 1))
-        line = json.loads(row["line"] or "[]")
-        if len(line) >= 2:
-            rw_lines["lon"].extend(round(p[0], COORD_DIGITS) for p in line)
-            rw_lines["lat"].extend(round(p[1], COORD_DIGITS) for p in line)
+        if len(ev.line) >= 2:
+            rw_lines["lon"].extend(round(p[0], COORD_DIGITS) for p in ev.line)
+            rw_lines["lat"].extend(round(p[1], COORD_DIGITS) for p in ev.line)
             rw_lines["lon"].append(None)
             rw_lines["lat"].append(None)
     rep = {"lon": [], "lat": [], "size": []}
-    for row in _live_fields(store, "report", ("lon", "lat", "observed_at", "attrs"), now):
-        if _observed(row) < now - report_window_s:
+    rows = [row for row in _live_fields(store, "report", ("lon", "lat", "observed_at", "attrs"),
+                                        now) if _observed(row) >= now - report_window_s]
+    # a report that is part of an incident is drawn as that incident
+    in_incident = linked_reports(store.r, store.keys, [row["id"] for row in rows])
+    for row in rows:
+        if row["id"] in in_incident:
             continue
         count = _count(json.loads(row["attrs"] or "{}"))
         lon, lat = pos(row)
         rep["lon"].append(lon)
         rep["lat"].append(lat)
         rep["size"].append(round(min(12 + 7 * math.sqrt(count), 52) * scale, 1))
-    out = {"incidents": inc, "roadworks": rw, "roadworks_lines": rw_lines, "reports": rep}
+    out = {"incidents": inc, "cleared": cleared, "roadworks": rw, "roadworks_lines": rw_lines,
+           "reports": rep}
     out["digest"] = hashlib.sha1(repr(sorted(
         (k, tuple(map(tuple, v.values()))) for k, v in out.items())).encode()).hexdigest()[:12]
     return out
@@ -305,6 +328,7 @@ def base_figure(style: dict[str, Any], road_labels: Sequence[dict[str, Any]],
     data[TRACE_ROADWORKS_LINES] = _line_trace("施工 roadworks", ROADWORKS_COLOUR, 6 * scale)
     data[TRACE_ROADWORKS] = _marker_trace("施工 roadworks", ROADWORKS_COLOUR)
     data[TRACE_REPORTS] = _marker_trace("群众报告 reports", REPORT_COLOUR, 0.75)
+    data[TRACE_INCIDENTS_CLEARED] = _marker_trace("已清除 cleared", CLEARED_COLOUR, 0.8)
     data[TRACE_INCIDENT_HALO] = _marker_trace("事故光晕", INCIDENT_COLOUR, 0.3)
     data[TRACE_INCIDENTS] = _marker_trace("事故 incidents", INCIDENT_COLOUR)
     layout = {
@@ -336,11 +360,13 @@ def fill_figure(base: dict[str, Any], levels: dict[str, Any],
 def marker_trace_values(markers: dict[str, Any]) -> dict[int, tuple[list, list, list | None]]:
     """trace index -> (lon, lat, sizes or None) for every marker trace."""
     inc, rw, rep = markers["incidents"], markers["roadworks"], markers["reports"]
+    cleared = markers.get("cleared") or {"lon": [], "lat": [], "size": []}
     return {
         TRACE_ROADWORKS_LINES: (markers["roadworks_lines"]["lon"],
                                 markers["roadworks_lines"]["lat"], None),
         TRACE_ROADWORKS: (rw["lon"], rw["lat"], rw["size"]),
         TRACE_REPORTS: (rep["lon"], rep["lat"], rep["size"]),
+        TRACE_INCIDENTS_CLEARED: (cleared["lon"], cleared["lat"], cleared["size"]),
         TRACE_INCIDENT_HALO: (inc["lon"], inc["lat"], [round(s * 1.9, 1) for s in inc["size"]]),
         TRACE_INCIDENTS: (inc["lon"], inc["lat"], inc["size"]),
     }
@@ -352,6 +378,8 @@ def legend_items() -> list[dict[str, str]]:
               "label_en": LEVEL_NAMES_EN[lvl], "shape": "line"} for lvl in (1, 2, 3, 4, 0)]
     items += [{"colour": INCIDENT_COLOUR, "label": "事故", "label_en": "incident",
                "shape": "dot"},
+              {"colour": CLEARED_COLOUR, "label": "已清除", "label_en": "cleared",
+               "shape": "dot"},
               {"colour": ROADWORKS_COLOUR, "label": "施工", "label_en": "roadworks",
                "shape": "line"},
               {"colour": REPORT_COLOUR, "label": "群众报告", "label_en": "reports",
@@ -361,33 +389,15 @@ def legend_items() -> list[dict[str, str]]:
 
 # -- KPIs -------------------------------------------------------------------------------------
 def kpis(store: Store, geom: NetGeom | None, levels: dict[str, int] | None,
-         now: float) -> dict[str, Any]:
-    """The tile values. Bulletins and reach today are the account's own posts published today
-    (local day) and their reads from the reach snapshots; None when no post is known yet,
-    never a made-up number. An incident counts as unacknowledged unless its event says
-    ``acknowledged`` = "1" or a dispatch incident linked to it was acknowledged."""
-    incident_ids = store.active_ids("incident", now)
-    pipe = store.r.pipeline(transaction=False)
-    for i in incident_ids:
-        pipe.hmget(store.keys.event(i), ["status", "acknowledged", "attrs"])
-    live: list[str] = []
-    flagged: set[str] = set()
-    for ev_id, (status, ack, attrs) in zip(incident_ids,
-                                           pipe.execute() if incident_ids else []):
-        if status is None or status == "ended":
-            continue
-        live.append(ev_id)
-        attr_ack = ""
-        if attrs and '"acknowledged"' in attrs:
-            try:
-                attr_ack = str(json.loads(attrs).get("acknowledged", ""))
-            except ValueError:
-                attr_ack = ""
-        if ack == "1" or attr_ack in ("1", "True", "true"):
-            flagged.add(ev_id)
-    flagged |= acknowledged_reports(store.r, store.keys, live)
-    active, unack = len(live), len([i for i in live if i not in flagged])
-    roadworks = len(store.active_ids("construction", now))
+         now: float, near_m: float = DEFAULT_NEAR_M) -> dict[str, Any]:
+    """The tile values. Incidents and unacknowledged are dispatch's open incidents (the
+    same counts as the dispatch page); roadworks are the works under way, each once
+    (``roads.works``; planned ones not counted). Bulletins and reach today are the
+    account's own posts published today (local day) and their reads from the reach
+    snapshots; None when no post is known yet, never a made-up number."""
+    active = open_count(store.r, store.keys)
+    unack = unacknowledged_count(store.r, store.keys)
+    roadworks = sum(1 for w in live_works(store, now, near_m) if w.is_active)
     end = datetime.fromtimestamp(now, timezone.utc)
     reports_hour = int(sum(v for _, v in store.timeseries(
         "new:report", end - timedelta(hours=1), end + timedelta(minutes=1), 1, "sum")))

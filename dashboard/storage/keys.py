@@ -58,6 +58,10 @@ class Keys:
     def congestion(self) -> str:
         return f"{self.base}congestion"
 
+    def congestion_pending(self) -> str:
+        """Hash of readings that disagree with a segment's fused level, awaiting confirmation."""
+        return f"{self.base}congestion:pending"
+
     def ts(self, metric: str, day: date | str) -> str:
         day_s = day if isinstance(day, str) else day.strftime("%Y%m%d")
         return f"{self.base}ts:{metric}:{day_s}"
@@ -67,6 +71,10 @@ class Keys:
 
     def quarantine(self, feed: str) -> str:
         return f"{self.base}quarantine:{feed}"
+
+    def quarantine_seen(self, feed: str, digest: str) -> str:
+        """Marker (with a TTL) that a record of this content was quarantined already."""
+        return f"{self.base}quarantine-seen:{feed}:{digest}"
 
     def feed(self, feed: str) -> str:
         return f"{self.base}feed:{feed}"
@@ -131,6 +139,10 @@ class Keys:
     def incident_seq(self) -> str:
         """Counter for new incident numbers."""
         return f"{self.base}incidents:seq"
+
+    def incidents_geo(self) -> str:
+        """Geo set: every open incident's position (the fusion's candidate lookup)."""
+        return f"{self.base}incidents:geo"
 
     def unit(self, unit_id: str) -> str:
         """Hash: one unit (type, callsign, position, status, current incident, rev)."""

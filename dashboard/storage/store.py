@@ -5,6 +5,7 @@ through one pipeline. The connection and the key builder are passed in.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -26,11 +27,33 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 DEFAULT_TTL_S = {"incident": 2 * 3600, "report": 3600, "congestion": 900,
                  "construction": 7 * 86400}
-# another source's worse reading of a segment stands this long against a better one
-SOURCE_WINDOW_S = 180
+# congestion fusion defaults (see lua/set_congestion.lua and Settings.congestion_*)
+CONGESTION_SOURCES = ("amap", "waze")  # best first; an unlisted source ranks last
+CONGESTION_FRESH_S = 300
+CONGESTION_CONFIRM = 2
 CONGESTION_LEVELS = (0, 1, 2, 3, 4)  # 未知, 畅通, 缓行, 拥堵, 严重拥堵 (Amap's scale)
 HEALTH_COUNTERS = ("accepted", "duplicates", "quarantined", "updated", "ended", "polls",
                    "errors")
+# a rejected record re-sent within this time is a duplicate, not quarantined again
+QUARANTINE_REPEAT_TTL_S = 24 * 3600
+# a feed whose records are quarantined at this share or more (and at least this many) is not
+# "ok" on the feeds page or in doctor
+QUARANTINE_WARN_SHARE = 0.2
+QUARANTINE_WARN_MIN = 10
+
+
+def quarantine_share(health: dict[str, str]) -> float | None:
+    """The share of a feed's records that were quarantined (its health hash), or None when
+    it has had too few rejects to say (fewer than QUARANTINE_WARN_MIN)."""
+    def num(name: str) -> int:
+        try:
+            return int(health.get(name) or 0)
+        except (TypeError, ValueError):
+            return 0
+    bad = num("quarantined")
+    if bad < QUARANTINE_WARN_MIN:
+        return None
+    return bad / max(1, bad + num("accepted") + num("duplicates"))
 
 
 def _script(name: str) -> str:
@@ -75,6 +98,9 @@ class Store:
     wait_replicas: int = 0
     wait_timeout_ms: int = 1000
     wait_aof: bool = False
+    congestion_sources: tuple[str, ...] = CONGESTION_SOURCES
+    congestion_fresh_s: int = CONGESTION_FRESH_S
+    congestion_confirm: int = CONGESTION_CONFIRM
     _scripts: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -83,7 +109,11 @@ class Store:
                    changes_maxlen=settings.changes_maxlen,
                    quarantine_maxlen=settings.quarantine_maxlen,
                    event_ttl_s=settings.event_ttl_s, wait_replicas=settings.wait_replicas,
-                   wait_timeout_ms=settings.wait_timeout_ms, wait_aof=settings.wait_aof)
+                   wait_timeout_ms=settings.wait_timeout_ms, wait_aof=settings.wait_aof,
+                   congestion_sources=tuple(s.strip() for s in
+                                            settings.congestion_sources.split(",") if s.strip()),
+                   congestion_fresh_s=settings.congestion_fresh_s,
+                   congestion_confirm=settings.congestion_confirm)
 
     def script(self, name: str):
         """The registered Lua script ``dashboard/storage/lua/<name>.lua`` (loaded once per store)."""
@@ -191,9 +221,11 @@ class Store:
 
     def set_congestion(self, levels: Iterable[tuple[str, int, float | None, str, float]],
                        now: float | None = None) -> tuple[int, int]:
-        """Write (segment_id, level 0-4, speed km/h, source, observed epoch) tuples.
+        """Fuse (segment_id, level 0-4, speed km/h, source, observed epoch) readings into
+        one level per segment (rules in lua/set_congestion.lua: freshness, source rank,
+        confirmation; "unknown" never replaces a fresh known level).
 
-        Returns (segments whose level changed, data version).
+        Returns (segments whose fused level changed, data version).
         """
         now = time.time() if now is None else now
         items = []
@@ -205,12 +237,16 @@ class Store:
         if not items:
             return 0, self.version()
         script = self.script("set_congestion")
+        n = len(self.congestion_sources)
+        ranks = {src: n - i for i, src in enumerate(self.congestion_sources)}
         pipe = self.r.pipeline(transaction=False)
         for start in range(0, len(items), BATCH_SIZE):
-            run_script(script, [self.keys.version(), self.keys.congestion(), self.keys.changes()],
+            run_script(script, [self.keys.version(), self.keys.congestion(), self.keys.changes(),
+                                self.keys.congestion_pending()],
                        [self.changes_maxlen, repr(now),
                         json.dumps(items[start:start + BATCH_SIZE], ensure_ascii=False),
-                        SOURCE_WINDOW_S],
+                        self.congestion_fresh_s, json.dumps(ranks),
+                        max(1, int(self.congestion_confirm))],
                        client=pipe)
         changed, version = 0, 0
         for c, v in self._execute_confirmed(pipe):
@@ -252,6 +288,25 @@ class Store:
         pipe.hincrby(self.keys.feed(feed), "quarantined", 1)
         pipe.sadd(self.keys.feeds_index(), feed)
         return pipe.execute()[0]
+
+    def quarantine_once(self, feed: str, reason: str, raw: bytes | str, ref: str = "",
+                        ttl_s: int = QUARANTINE_REPEAT_TTL_S) -> bool:
+        """Quarantine a rejected record unless the same content (raw bytes + reason) was
+        quarantined within ``ttl_s``: then it counts as one of the feed's duplicates and the
+        first entry stays. True when it was quarantined now."""
+        if isinstance(raw, str):
+            raw = raw.encode("utf-8", "surrogateescape")
+        raw = raw[:64 * 1024]
+        reason = reason[:1000]
+        digest = hashlib.sha1(raw + b"\0" + reason.encode("utf-8", "surrogateescape")
+                              ).hexdigest()
+        res = run_script(self.script("quarantine_once"),
+                         [self.keys.quarantine_seen(feed, digest), self.keys.quarantine(feed),
+                          self.keys.feed(feed), self.keys.feeds_index()],
+                         [int(ttl_s), self.quarantine_maxlen, feed, reason,
+                          raw.decode("utf-8", "replace"), raw.hex() if _is_binary(raw) else "",
+                          ref[:200], f"{time.time():.3f}"], client=self.r)
+        return bool(res)
 
     def update_feed_health(self, feed: str, counters: dict[str, int] | None = None,
                            **fields: Any) -> None:

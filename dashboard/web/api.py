@@ -28,7 +28,9 @@ from dashboard.web.params import (BadParameter, check_params, error_response, pa
                                   parse_time)
 from dashboard.storage.cache import ProcessCache, cache_for, dumps
 from dashboard.congestion import LEVEL_NAMES, LEVEL_NAMES_EN
+from dashboard.dispatch import incidents as incidents_mod
 from dashboard.masking import mask_for_public
+from dashboard.roads.works import live_works
 from dashboard.storage.keys import KINDS
 
 API_VERSION = "1.0.0"
@@ -36,6 +38,8 @@ MAX_LIMIT = 5000
 DEFAULT_LIMIT = 500
 MAX_WINDOW = timedelta(days=31)
 API_CACHE_TTL_S = 120
+CLEARED_LISTED_S = 24 * 3600      # ?state=all adds the incidents cleared in the last 24 h
+INCIDENT_STATES = ("open", "all")
 # attrs keys safe to publish (numbers and flags about the road, never about a person)
 PUBLIC_ATTRS = ("count", "speed_kmh", "length_m", "delay_s", "level", "lanes_closed",
                 "vehicle_impact", "reliability")
@@ -61,6 +65,35 @@ def event_json(ev, unmasked: bool) -> dict[str, Any]:
     d["attrs"] = attrs
     d["text"] = ev.text if unmasked else mask_for_public(ev.text)
     return d
+
+
+def incident_json(inc, unmasked: bool) -> dict[str, Any]:
+    """The API form of a dispatch incident: its lifecycle state, where, since when, and the
+    feeds its reports came from. Text and place are masked unless ``unmasked``; reporters'
+    private data is never included."""
+    def shown(text: str) -> str:
+        return text if unmasked else mask_for_public(text)
+    return {"id": inc.id, "state": inc.status, "category": inc.category,
+            "severity": inc.severity, "place": shown(inc.place), "lon": inc.lon,
+            "lat": inc.lat, "district": inc.district,
+            "road_names": list(inc.road_names),
+            "first_reported_at": _iso(inc.reported_at or inc.created_at),
+            "acknowledged": bool(inc.ack), "cleared_at": _iso(inc.cleared_at),
+            "updated_at": _iso(inc.updated_at), "text": shown(inc.text),
+            "sources": incidents_mod.sources_of(inc)}
+
+
+def works_json(item, unmasked: bool) -> dict[str, Any]:
+    """The API form of one roadworks (``roads.works``): every feed's events about the same
+    works in one item, ``status`` "active" (under way) or "planned" (starts later)."""
+    ev = item.event
+    return {"id": item.id, "status": item.status, "category": ev.category,
+            "road_names": list(ev.road_names), "district": ev.district, "lon": ev.lon,
+            "lat": ev.lat, "line": [list(p) for p in ev.line],
+            "starts_at": item.starts_at.isoformat() if item.starts_at else None,
+            "ends_at": item.ends_at.isoformat() if item.ends_at else None,
+            "text": ev.text if unmasked else mask_for_public(ev.text),
+            "sources": item.sources, "event_ids": item.event_ids}
 
 
 def redact_error(text: str) -> str:
@@ -168,6 +201,23 @@ def openapi_document(city_name: str = "", timezone_name: str = "Asia/Shanghai") 
                                            "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
                                  "maximum number of events (newest first)")],
                 "responses": {"200": ok("EventList"), "400": err, "503": unavailable}}},
+            "/incidents": {"get": {
+                "summary": "Incidents as dispatch holds them (one per real incident, every "
+                           "feed's reports fused into it): the open ones, or with "
+                           "state=all also those cleared in the last 24 h",
+                "parameters": [p("state", {"type": "string", "enum": list(INCIDENT_STATES),
+                                           "default": "open"},
+                                 "open: open incidents (reported, verified, dispatched, "
+                                 "on_scene); all: also those cleared in the last 24 h")],
+                "responses": {"200": ok("IncidentList"), "304": {
+                    "description": "not modified (If-None-Match matched the ETag)"},
+                    "400": err, "503": unavailable}}},
+            "/roadworks": {"get": {
+                "summary": "Roadworks, one item per works however many feeds report it "
+                           "(Waze, WZDx …); status active (under way) or planned",
+                "responses": {"200": ok("WorksList"), "304": {
+                    "description": "not modified (If-None-Match matched the ETag)"},
+                    "503": unavailable}}},
             "/congestion": {"get": {
                 "summary": "Congestion level of each road segment (latest snapshot)",
                 "parameters": [district, bbox,
@@ -229,6 +279,48 @@ def openapi_document(city_name: str = "", timezone_name: str = "Asia/Shanghai") 
                 "version": {"type": "integer"}, "generated_at": {"type": "string"},
                 "masked": {"type": "boolean"}, "count": {"type": "integer"},
                 "events": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}}}},
+            "Incident": {"type": "object", "properties": {
+                "id": {"type": "string"},
+                "state": {"type": "string", "enum": ["reported", "verified", "dispatched",
+                                                     "on_scene", "cleared"]},
+                "category": {"type": "string"}, "severity": {"type": "integer"},
+                "place": {"type": "string"}, "lon": {"type": "number"},
+                "lat": {"type": "number"}, "district": {"type": "string"},
+                "road_names": {"type": "array", "items": {"type": "string"}},
+                "first_reported_at": {"type": ["string", "null"], "format": "date-time"},
+                "acknowledged": {"type": "boolean"},
+                "cleared_at": {"type": ["string", "null"], "format": "date-time"},
+                "updated_at": {"type": ["string", "null"], "format": "date-time"},
+                "text": {"type": "string"},
+                "sources": {"type": "array", "items": {"type": "object", "properties": {
+                    "feed": {"type": "string"}, "count": {"type": "integer"}}}}}},
+            "IncidentList": {"type": "object", "properties": {
+                "version": {"type": "integer"}, "generated_at": {"type": "string"},
+                "masked": {"type": "boolean"}, "state": {"type": "string"},
+                "count": {"type": "integer"}, "open": {"type": "integer"},
+                "unacknowledged": {"type": "integer"},
+                "incidents": {"type": "array",
+                              "items": {"$ref": "#/components/schemas/Incident"}}}},
+            "Works": {"type": "object", "properties": {
+                "id": {"type": "string"},
+                "status": {"type": "string", "enum": ["active", "planned"]},
+                "category": {"type": "string"},
+                "road_names": {"type": "array", "items": {"type": "string"}},
+                "district": {"type": "string"}, "lon": {"type": "number"},
+                "lat": {"type": "number"},
+                "line": {"type": "array", "items": {"type": "array",
+                                                    "items": {"type": "number"}}},
+                "starts_at": {"type": ["string", "null"], "format": "date-time"},
+                "ends_at": {"type": ["string", "null"], "format": "date-time"},
+                "text": {"type": "string"},
+                "sources": {"type": "array", "items": {"type": "object", "properties": {
+                    "feed": {"type": "string"}, "count": {"type": "integer"}}}},
+                "event_ids": {"type": "array", "items": {"type": "string"}}}},
+            "WorksList": {"type": "object", "properties": {
+                "version": {"type": "integer"}, "generated_at": {"type": "string"},
+                "masked": {"type": "boolean"}, "active": {"type": "integer"},
+                "planned": {"type": "integer"},
+                "roadworks": {"type": "array", "items": {"$ref": "#/components/schemas/Works"}}}},
             "Segment": {"type": "object", "properties": {
                 "segment_id": {"type": "string"}, "road_name": {"type": "string"},
                 "district": {"type": "string"}, "level": {"type": "integer"},
@@ -338,6 +430,44 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
                     "masked": not unmasked, "count": len(evs),
                     "events": [event_json(e, unmasked) for e in evs]}
         return respond("events", build, cacheable=not unmasked)
+
+    @bp.get("/incidents")
+    def incidents():
+        svc = get_services()
+        check_params({"state"})
+        state = request.args.get("state") or "open"
+        if state not in INCIDENT_STATES:
+            raise BadParameter("state must be open or all")
+        unmasked = caller_unmasked()
+
+        def build():
+            now = time.time()
+            version = svc.store.version()
+            found = incidents_mod.open_incidents(svc.r, svc.keys)
+            if state == "all":
+                found += incidents_mod.recently_cleared(svc.r, svc.keys, CLEARED_LISTED_S, now)
+            return {"version": version, "generated_at": _iso(now), "masked": not unmasked,
+                    "state": state, "count": len(found),
+                    "open": incidents_mod.open_count(svc.r, svc.keys),
+                    "unacknowledged": incidents_mod.unacknowledged_count(svc.r, svc.keys),
+                    "incidents": [incident_json(i, unmasked) for i in found]}
+        return respond("incidents", build, cacheable=not unmasked)
+
+    @bp.get("/roadworks")
+    def roadworks():
+        svc = get_services()
+        check_params(set())
+        unmasked = caller_unmasked()
+
+        def build():
+            now = time.time()
+            items = live_works(svc.store, now, svc.settings.works_near_m)
+            return {"version": svc.store.version(), "generated_at": _iso(now),
+                    "masked": not unmasked,
+                    "active": sum(1 for w in items if w.is_active),
+                    "planned": sum(1 for w in items if not w.is_active),
+                    "roadworks": [works_json(w, unmasked) for w in items]}
+        return respond("roadworks", build, cacheable=not unmasked)
 
     @bp.get("/congestion")
     def congestion():

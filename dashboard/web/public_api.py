@@ -101,7 +101,7 @@ footer{color:#7b8796;font-size:12px;padding:12px 16px;text-align:center}
  }}</div>{% endif %}</li>{% endfor %}</ul>{% else %}<p class="sub">暂无</p>{% endif %}
 <h3>施工（{{ answer.roadworks | length }}）</h3>
 {% if answer.roadworks %}<ul>{% for w in answer.roadworks %}
-<li><div class="row"><strong>{{ w.category_name }}</strong><span class="sub">{{ w.impact_name
+<li><div class="row"><strong>{{ w.category_name }}{% if w.status == 'planned' %}（计划）{% endif %}</strong><span class="sub">{{ w.impact_name
  }}</span></div><div>{{ w.place }}</div><div class="sub">{% if w.starts_at %}{{ when(w.starts_at)
  }}{% endif %}{% if w.ends_at %} 至 {{ when(w.ends_at) }}{% endif %}</div>{% if w.text %}
 <div class="sub">{{ w.text }}</div>{% endif %}</li>{% endfor %}</ul>

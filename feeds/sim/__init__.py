@@ -55,6 +55,8 @@ def cmd_sim(args: argparse.Namespace, settings: Any) -> int:
 
     port = settings.sim_port if args.port is None else args.port
     seed = settings.sim_seed if args.seed is None else args.seed
+    if args.truth:
+        return write_truth_file(args, seed)
     try:
         start = parse_start(args.start)
         clock = SimClock(speed=args.speed, start=start)
@@ -79,6 +81,29 @@ def cmd_sim(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def write_truth_file(args: argparse.Namespace, seed: int) -> int:
+    """``lukuang sim --truth FILE``: write the true incidents of ``--truth-hours`` simulated
+    hours from ``--start`` (see ``feeds.sim.truth``) and exit without serving."""
+    import time
+
+    from .truth import write_truth
+
+    try:
+        start = parse_start(args.start)
+        if args.truth_hours <= 0:
+            raise ValueError("--truth-hours must be positive")
+        world = build_world(seed, args.scenario)
+    except (ValueError, OSError) as exc:
+        sys.stderr.write(f"lukuang sim: {exc}\n")
+        return 2
+    t0 = time.time() if start is None else start
+    doc = write_truth(world, t0, t0 + args.truth_hours * 3600, Path(args.truth))
+    print(f"lukuang sim: {len(doc['incidents'])} true incidents, {len(doc['roadworks'])} "
+          f"roadworks, {len(doc['other'])} other records (seed {seed}) written to {args.truth}",
+          flush=True)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``lukuang sim`` to the command line."""
     p = sub.add_parser("sim", help="demo upstream on 127.0.0.1: Waze, WZDx, Amap, Weibo, "
@@ -91,4 +116,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "(default: now)")
     p.add_argument("--scenario", choices=("auto", "normal", "holiday"), default="auto",
                    help="auto: holiday on statutory holidays (chinese-calendar)")
+    p.add_argument("--truth", metavar="FILE",
+                   help="write the true incidents and the ids of the feed records about them "
+                        "(JSON) for --truth-hours from --start, then exit without serving")
+    p.add_argument("--truth-hours", type=float, default=24.0,
+                   help="simulated hours covered by --truth (default 24)")
     p.set_defaults(handler=cmd_sim)

@@ -24,8 +24,8 @@ from typing import Any
 from dashboard.roads.geo import wgs84_to_gcj02
 
 from . import texts
-from .world import (EXPRESSWAY, FREE_SPEED, TZ_OFFSET, Incident, Jam, Post, Report, Seg,
-                    World, _mix, metres)
+from .world import (EXPRESSWAY, FREE_SPEED, TZ_OFFSET, Call, Incident, Jam, Post, Report,
+                    Seg, World, _mix, metres)
 
 UTC = timezone.utc
 NAMESPACE = uuid.UUID("6f1c2a52-0d7e-4c1e-9a55-7a1c3d2b9e10")
@@ -514,6 +514,12 @@ def reads_csv(posts: list[Post], t: float) -> bytes:
 
 # -- hotline ----------------------------------------------------------------------------------
 HOTLINE_DROP_ROWS = 30
+HOTLINE_WINDOW_S = 3 * 3600
+
+
+def hotline_ticket(call: Call) -> str:
+    """The ticket number (工单号) of a call: TA + local time to the second + two digits."""
+    return f"TA{_local(call.created):%Y%m%d%H%M%S}{zlib.crc32(call.key.encode()) % 100:02d}"
 
 
 def hotline_csv(world: World, t: float) -> tuple[bytes, str]:
@@ -523,11 +529,10 @@ def hotline_csv(world: World, t: float) -> tuple[bytes, str]:
     buf = io.StringIO()
     out = csv.writer(buf, lineterminator="\r\n")
     out.writerow(HOTLINE_HEADER)
-    for call in world.calls(t, 3 * 3600)[-HOTLINE_DROP_ROWS:]:
+    for call in world.calls(t, HOTLINE_WINDOW_S)[-HOTLINE_DROP_ROWS:]:
         lt = _local(call.created)
-        ticket = f"TA{lt:%Y%m%d%H%M%S}{zlib.crc32(call.key.encode()) % 100:02d}"
-        out.writerow((ticket, lt.strftime("%Y-%m-%d %H:%M:%S"), call.phone, call.caller,
-                      texts.HOTLINE_TYPES[call.kind], call.place, call.content,
+        out.writerow((hotline_ticket(call), lt.strftime("%Y-%m-%d %H:%M:%S"), call.phone,
+                      call.caller, texts.HOTLINE_TYPES[call.kind], call.place, call.content,
                       "" if call.lon is None else f"{call.lon:.6f}",
                       "" if call.lat is None else f"{call.lat:.6f}"))
     return buf.getvalue().encode(encoding), encoding

@@ -229,7 +229,11 @@ def corpus_seeded(live_server, browser_store, redis_url, browser_keys, tmp_path_
     officer = User("xss-officer", "officer")
     incidents = []
     for n, text in enumerate(CORPUS.values()):
-        inc = I.create_from_event(r, keys, officer, f"hotline:TX{n:08d}", note=text).incident_id
+        report = f"hotline:TX{n:08d}"
+        # the fusion has made an incident of most hotline records already; a hostile note
+        # goes on that incident (or on a new one an officer creates for the record)
+        inc = I.incident_of_report(r, keys, report) or \
+            I.create_from_event(r, keys, officer, report, note=text).incident_id
         I.assign_unit(r, keys, officer, inc, f"X-{n:03d}", note=text)
         incidents.append(inc)
     bs = BulletinStore(r, keys)

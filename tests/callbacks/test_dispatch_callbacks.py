@@ -56,10 +56,11 @@ def seed(svc) -> tuple[float, float]:
 
 
 def act(svc, user, action, selected, **choices):
-    """(message, refresh?) of ``C.act`` (the page's bump store at 0)."""
+    """(message, does the page show the new state?) of ``C.act`` (the page's bump store at
+    0): the answer carries the new state itself, or asks for a reload with the bump."""
     out = C.act(svc, user, action, selected, 0, actions.Choices(**choices))
     assert out["bump"] in (1, no_update)
-    return out["message"], out["bump"] == 1
+    return out["message"], out["bump"] == 1 or out["selected"] is not no_update
 
 
 def test_refresh_builds_the_queue_and_an_offline_map_then_patches(svc):
@@ -132,6 +133,100 @@ def test_act_runs_the_lifecycle_and_reports_conflicts(svc):
     assert "Pick an incident" in msg.children
     msg, _ = act(svc, AUX, "verify", {"id": inc, "rev": 4})
     assert "无权限" in msg.children or "cannot" in msg.children
+
+
+def test_two_quick_actions_by_one_officer_are_no_conflict(svc):
+    """Issue 14: acknowledge, then dispatch nearest 1.5 s later, failed with "changed by
+    li" — the page still held the rev from before its own first click. The action's answer
+    now carries the new rev, and the detail, queue and map, itself."""
+    seed(svc)
+    inc = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001")
+    page = {"id": inc.incident_id, "rev": inc.rev}
+    seen = C.refresh(svc, OFFICER, {})["seen"]
+    out = C.act(svc, OFFICER, "acknowledge", page, 0, actions.Choices(), seen)
+    assert out["selected"] == {"id": inc.incident_id, "rev": inc.rev + 1}
+    assert out["detail"] is not no_update and out["disabled"][0] is True  # acknowledged
+    assert out["rows"][0]["ack"] == "是" and out["unacknowledged"] == "0"
+    assert isinstance(out["map"], Patch) and out["bump"] is no_update
+    # the second click sends what the first answer put in the page's store
+    out2 = C.act(svc, OFFICER, "assign_nearest", out["selected"], 0, actions.Choices(), seen)
+    assert "changed by" not in out2["message"].children, out2["message"].children
+    assert "泰安交警101" in out2["message"].children
+    assert out2["selected"]["rev"] == inc.rev + 2
+    assert out2["rows"][0]["status"] == "dispatched"
+    assert I.load(svc.r, svc.keys, inc.incident_id).rev == inc.rev + 2
+    assert "泰安交警101" in repr(out2["detail"])
+
+
+def test_follow_moves_place_road_and_district_and_picks_a_near_unit(svc):
+    """Hand-over: the incident takes the follow-up report's place, roads, segment and
+    district, the history says so in words, and the unit sent is the nearest free one,
+    not a far one that happens to be ahead (issue 14: 7.6 km while 2-4 km were free)."""
+    lon, lat = seed(svc)
+    x, y = svc.network.intersection("泰山大街", "迎胜路")
+    now = time.time()
+    svc.store.upsert_events([RoadEvent(
+        id="hotline:77", kind="report", category="jam", severity=2, source="hotline",
+        observed_at=datetime.fromtimestamp(now - 30, timezone.utc), lon=x, lat=y,
+        district="泰山区", road_names=("泰山大街", "迎胜路"), segment_id="taishan-1",
+        text="大客车现在泰山大街迎胜路口", attrs={"place": "泰山大街迎胜路口"})])
+    # the target moves north-east: one free unit ~7 km further ahead, one ~2 km behind
+    U.apply_feed(svc.r, svc.keys, [
+        U.UnitReport("T-201", "patrol_car", "泰安交警201", x + 0.05, y + 0.045, "free", now),
+        U.UnitReport("T-202", "patrol_car", "泰安交警202", x - 0.012, y - 0.012, "free", now)])
+    inc = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001")
+    first = I.assign_nearest(svc.r, svc.keys, OFFICER, inc.incident_id)
+    out = C.act(svc, OFFICER, "follow", {"id": inc.incident_id, "rev": first.rev}, 0,
+                actions.Choices(report="hotline:77"))
+    assert "泰安交警202" in out["message"].children, out["message"].children
+    moved = I.load(svc.r, svc.keys, inc.incident_id)
+    assert (moved.place, moved.district, moved.segment_id) == ("泰山大街迎胜路口", "泰山区",
+                                                               "taishan-1")
+    assert moved.road_names == ["泰山大街", "迎胜路"] and (moved.lon, moved.lat) == (x, y)
+    hand = [e for e in moved.history if e["action"] == "handover"][-1]
+    assert hand["moved"] == "移交：长城路泰玻大街路口 → 泰山大街迎胜路口 (泰山区)"
+    assert (hand["from"], hand["to"]) == ("dispatched", "dispatched")
+    assert "移交：长城路泰玻大街路口 → 泰山大街迎胜路口" in repr(out["detail"])
+    assert "[117." not in repr(out["detail"])
+    # handover + link are two changes; the page holds the rev after both
+    assert out["selected"] == {"id": inc.incident_id, "rev": moved.rev}
+    msg, _ = act(svc, OFFICER, "on_scene", out["selected"])
+    assert "changed by" not in msg.children
+
+
+def test_handover_without_a_report_takes_the_words_from_the_network(svc):
+    lon, lat = seed(svc)
+    inc = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001")
+    x, y = svc.network.intersection("泰山大街", "龙潭路")
+    I.handover(svc.r, svc.keys, OFFICER, inc.incident_id, x, y, network=svc.network)
+    moved = I.load(svc.r, svc.keys, inc.incident_id)
+    match = svc.network.nearest(x, y, max_m=300)
+    assert moved.segment_id == match.segment_id and moved.road_names == [match.road_name]
+    assert moved.place == match.road_name and moved.district == (match.district or "")
+    assert moved.history[-1]["moved"].startswith("移交：长城路泰玻大街路口 → ")
+
+
+def test_split_button_splits_a_report_off(svc):
+    lon, lat = seed(svc)
+    svc.store.upsert_events([RoadEvent(
+        id="waze:9", kind="incident", category="accident", severity=2, source="waze",
+        observed_at=datetime.fromtimestamp(time.time() - 60, timezone.utc), lon=lon, lat=lat,
+        district="泰山区", road_names=("长城路",), text="accident")])
+    inc = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001")
+    linked = I.link_report(svc.r, svc.keys, OFFICER, inc.incident_id, "waze:9")
+    shown = C.select(svc, OFFICER, inc.incident_id)
+    assert [o["value"] for o in shown["split_options"]] == ["weibo:4990001", "waze:9"]
+    enabled = {a for a, d in zip(L.BUTTON_ORDER, shown["disabled"]) if not d}
+    assert "split" in enabled
+    msg, _ = act(svc, OFFICER, "split", {"id": inc.incident_id, "rev": linked.rev})
+    assert "Pick the report" in msg.children
+    out = C.act(svc, OFFICER, "split", {"id": inc.incident_id, "rev": linked.rev}, 0,
+                actions.Choices(split="waze:9"))
+    assert "split from" in out["message"].children, out["message"].children
+    assert I.load(svc.r, svc.keys, inc.incident_id).reports == ["weibo:4990001"]
+    assert len(out["rows"]) == 2 and out["selected"]["rev"] == linked.rev + 1
+    enabled = {a for a, d in zip(L.BUTTON_ORDER, out["disabled"]) if not d}
+    assert "split" not in enabled          # one report left
 
 
 def test_create_unit_and_audit_views(svc):
@@ -239,7 +334,11 @@ def test_two_officers_over_http(settings):
                      f"{ids.DISPATCH_BTN_CLEAR}.n_clicks")
         body = json.dumps(resp.get_json(), ensure_ascii=False)
         assert "changed by li at" in body and "status dispatched → on_scene" in body
-        assert resp.get_json()["response"][ids.DISPATCH_BUMP]["data"] == 3  # page refreshes
+        # the page refreshes in the same answer (issue 14): the selection takes the rev that
+        # won and the queue shows the other officer's change
+        answer = resp.get_json()["response"]
+        assert answer[ids.DISPATCH_SELECTED]["data"] == {"id": "INC-000001", "rev": 3}
+        assert answer[ids.DISPATCH_GRID]["rowData"][0]["status"] == "on_scene"
         # the aux officer may not dispatch
         resp = _post(clients["wang"], app, ids.DISPATCH_BTN_VERIFY,
                      {**buttons, ids.DISPATCH_BTN_VERIFY: 1},

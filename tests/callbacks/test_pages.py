@@ -31,6 +31,8 @@ def test_wall_page_from_settings_values():
     page = pages.wall(refresh_s=2.5, city_name="泰安")
     assert isinstance(page, html.Div)
     assert find(page, ids.WALL_TICK).interval == 2500
+    # issue 14: the version tick (1 s by default) is how soon a change reaches the screen
+    assert find(pages.wall(5.0, "泰安", tick_s=1.0), ids.WALL_TICK).interval == 1000
     assert "泰安实时路况" in repr(page)
 
 
@@ -40,6 +42,7 @@ def test_dispatch_page_from_permissions():
     assert find(aux, ids.DISPATCH_BTN_CREATE).disabled is True
     assert find(officer, ids.DISPATCH_BTN_CREATE).disabled is False
     assert find(aux, ids.DISPATCH_BTN_AUDIT) is None            # admins only
+    assert find(pages.dispatch({"view_dispatch"}, tick_s=1.0), ids.DISPATCH_TICK).interval == 1000
 
 
 def test_comms_page_from_calendar_and_today():
@@ -53,7 +56,9 @@ def test_page_inputs_are_read_for_the_request(settings):
     svc = SimpleNamespace(settings=settings)
     officer = User("li", "officer")
     assert app.page_inputs("wall", officer, svc) == {"refresh_s": settings.refresh_s,
-                                                     "city_name": settings.city_name}
+                                                     "city_name": settings.city_name,
+                                                     "tick_s": settings.version_tick_s}
+    assert app.page_inputs("dispatch", officer, svc)["tick_s"] == settings.version_tick_s
     perms = app.page_inputs("dispatch", officer, svc)["permissions"]
     assert {"view_dispatch", "dispatch", "manage_units"} <= perms and "view_audit" not in perms
     comms = app.page_inputs("comms", User("wu", "comms"), svc)

@@ -17,6 +17,7 @@ from callbacks import feeds_page as FP
 from callbacks import wall as CW
 from dashboard.live import wall as W
 from dashboard.auth import User
+from dashboard.dispatch import incidents as I
 from dashboard.model import RoadEvent, validate
 from dashboard.services import Services
 from layouts import feeds_page as feeds_layout
@@ -42,6 +43,14 @@ def ev(i, kind="incident", **kw):
                 lon=117.09 + i * 0.002, lat=36.19, district="泰山区")
     base.update(kw)
     return validate(RoadEvent(**base))
+
+
+def add_incident(store, i, now=NOW, **kw) -> str:
+    """An incident event and the dispatch incident made of it (what fusion does on ingest;
+    the wall shows dispatch's incidents). Returns the incident's id."""
+    store.upsert_events([ev(i, **kw)], now=now)
+    return I.create_from_event(store.r, store.keys, User("li", "officer"), f"t:incident{i}",
+                               now=now).incident_id
 
 
 def operations(patch: Patch) -> list[tuple]:
@@ -114,8 +123,9 @@ def test_ticker_renders_user_text_as_text_children():
 
 # -- refresh ----------------------------------------------------------------------------------
 def test_first_refresh_sends_the_whole_picture(svc, store):
-    store.upsert_events([ev(1), ev(2, kind="construction",
-                                line=((117.1, 36.19), (117.11, 36.19)))], now=NOW)
+    store.upsert_events([ev(2, kind="construction",
+                            line=((117.1, 36.19), (117.11, 36.19)))], now=NOW)
+    add_incident(store, 1)
     seg = W.net_geom(svc.network).ids[0]
     store.set_congestion([(seg, 3, 10.0, "amap", NOW)], now=NOW)
     fig, kpis, cidx, hourly, ticker, banner, banner_cls, view, state = \
@@ -162,7 +172,7 @@ def test_a_new_incident_patches_the_marker_traces_only(svc, store):
     ids_ = W.net_geom(svc.network).ids
     store.set_congestion([(ids_[0], 2, 20.0, "amap", NOW)], now=NOW)
     state = first_picture(svc)["state"]
-    store.upsert_events([ev(5)], now=NOW + 1)
+    add_incident(store, 5, now=NOW + 1)
     patch = CW.refresh(1, 1, state, "", svc, now=NOW + 5)["map"]
     touched = {loc[1] for _, loc in operations(patch)}
     assert W.TRACE_INCIDENTS in touched and W.TRACE_REPORTS in touched
@@ -259,6 +269,18 @@ def test_feeds_page_needs_a_desk_role(svc):
         FP.feeds_view(0, svc, None)
     with pytest.raises(Forbidden):
         FP.feeds_view(0, svc, User("wall-display", "wall"))
+
+
+def test_feeds_page_warns_when_many_records_are_quarantined(store):
+    """A feed quarantining a large share of its records is not "ok" (issue 14)."""
+    tz = CW.ZoneInfo("Asia/Shanghai")
+    store.update_feed_health("weibo", {"accepted": 122, "quarantined": 61},
+                             last_ok=f"{NOW - 20:.0f}", interval_s="15")
+    store.update_feed_health("waze", {"accepted": 500, "quarantined": 12},
+                             last_ok=f"{NOW - 5:.0f}", interval_s="10")
+    rows = {r["name"]: r for r in FP.feed_rows(store.feed_health(), NOW, tz)}
+    assert rows["weibo"]["state"] == "warn" and "33%" in rows["weibo"]["state_text"]
+    assert rows["waze"]["state"] == "ok"
 
 
 def test_feeds_page_shows_health_and_quarantined_records_as_text(svc, store):

@@ -281,10 +281,18 @@ def test_feed_runner_survives_a_failover_and_keeps_ingesting(topo, tmp_path):
         # count stops growing while polls go on
         topo.wait_roles(replica.port, timeout=40)
         store = Store(topo.current_master().client(), keys)
-        time.sleep(1.5)
-        before = store.feed_health("waze")["waze"]
-        time.sleep(3.0)
-        after = store.feed_health("waze")["waze"]
+        def health() -> dict:
+            return store.feed_health("waze")["waze"]
+
+        # wait for polls, not for time: a poll that creates incidents (fusion, each commit
+        # confirmed by WAIT) takes longer than a plain one
+        assert wait_for(lambda: "last_poll_at" in health(), 60, proc, log)
+        first = float(health()["last_poll_at"])
+        assert wait_for(lambda: float(health().get("last_poll_at", 0)) > first, 60, proc, log)
+        before = health()
+        assert wait_for(lambda: float(health().get("last_poll_at", 0))
+                        > float(before["last_poll_at"]) + 2, 60, proc, log)
+        after = health()
         print(f"feed health: errors={after.get('errors')} "
               f"last_error={after.get('last_error', '')[:120]!r}")
         assert int(before.get("errors", 0)) > 0  # the failover was seen and recorded

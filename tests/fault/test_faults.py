@@ -317,7 +317,12 @@ def _run_outage(redis_url, r, keys, tmp_path, block_s: float):
         t0 = time.monotonic()
         recovered = wait_for(lambda: event_count(r, keys) >= 200, 60, proc, log)
         recovery_s = time.monotonic() - t0
-        time.sleep(2)
+        # the runner writes the outage it could not record at the end of its next poll
+        # (after that poll's fusion): wait for that poll's health, not for a fixed time
+        polls = int(store.feed_health("waze")["waze"].get("polls", 0))
+        wait_for(lambda: int(store.feed_health("waze")["waze"].get("errors", 0))
+                 > int(before.get("errors", 0)) or
+                 int(store.feed_health("waze")["waze"].get("polls", 0)) > polls + 1, 30, proc, log)
         after = store.feed_health("waze")["waze"]
         print(f"\n[fault:outage] blocked_s={block_s:.0f} runner_alive={alive} "
               f"recovered={recovered} recovery_s={recovery_s:.2f} "

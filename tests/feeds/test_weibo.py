@@ -269,6 +269,22 @@ def test_unlocatable_reports_are_quarantined_with_raw(adapter, ctx, store):
     assert json.loads(q["raw"])["idstr"] == "830001"
 
 
+def test_a_bad_post_sent_on_every_poll_is_quarantined_once(adapter, ctx, store):
+    """Issue 14: the same unlocatable posts came back on every poll and were quarantined
+    again each time (610 quarantined vs 122 accepted)."""
+    bad = payload(status("830101", "今天路上好堵啊", 0), status("830102", "堵死了", 1))
+    first = ingest_payload(adapter, ctx=ctx, store=store, payload=bad)
+    assert first.quarantined == 2 and first.quarantine_repeats == 0
+    for _ in range(3):
+        again = ingest_payload(adapter, bad, ctx, store)
+        assert again.quarantined == 0 and again.quarantine_repeats == 2
+    assert len(store.quarantined("weibo", 50)) == 2          # the first entries stay
+    health = store.feed_health("weibo")["weibo"]
+    assert health["quarantined"] == "2" and int(health["duplicates"]) >= 6
+    # another reason for the same bytes is another record to look at
+    assert store.quarantine_once("weibo", "other reason", json.dumps(status("830101", "x", 0)))
+
+
 def test_window_is_a_class_attribute(ctx, store):
     class Short(WeiboAdapter):
         window_s = 300

@@ -75,6 +75,22 @@ def test_single_server_reports_its_role_replicas_and_wait_risk(settings, r):
     assert f"wait_replicas={want}" in risky["replica count"]["detail"]
 
 
+def test_a_feed_quarantining_a_large_share_is_not_ok(settings, r):
+    """Issue 14: doctor said "ok" while Weibo quarantined 610 records against 122 accepted."""
+    import time
+
+    from dashboard.storage.store import Store
+
+    store = Store.from_settings(r, settings)
+    now = f"{time.time():.0f}"
+    store.update_feed_health("weibo", {"accepted": 122, "quarantined": 610}, last_ok=now)
+    store.update_feed_health("waze", {"accepted": 900, "quarantined": 3}, last_ok=now)
+    checks = by_name(doctor_checks(settings))
+    assert checks["feed weibo"]["status"] == "warn"
+    assert "83% of its records are quarantined" in checks["feed weibo"]["detail"]
+    assert checks["feed waze"]["status"] == "ok"
+
+
 def test_cluster_without_replicas_names_nodes_slots_and_warns(cluster_url, tmp_path):
     masters, replicas = cluster_truth(cluster_url)
     assert len(masters) == 3 and not replicas

@@ -91,3 +91,36 @@ def test_with_tags_replaces_hashtags_and_mentions():
     assert new == "#泰安路况##国庆出行#【路况播报】东岳大街拥堵。 @泰安发布"
     assert parse_text(new).title == "路况播报"
     assert drafts.with_tags("只有正文", "free", "", "") == "只有正文"
+
+
+def test_cleared_after_a_traffic_report_names_only_the_stretches_now_flowing(
+        r, keys, store, settings):
+    net = get_network(settings.state_dir)
+    a, b = net.segments_of("东岳大街")[:3], net.segments_of("泰山大街")[:3]
+    store.set_congestion([(s, 3, 10.0, "amap", NOW) for s in a + b], now=NOW)
+    earlier = build(r, keys, store, settings, "traffic")
+    rec = BulletinStore(r, keys).create(earlier, User("li", "comms"), now=NOW)
+    with pytest.raises(BulletinError, match="no stretch of that report is flowing"):
+        build(r, keys, store, settings, "cleared", rec.id)
+    # 东岳大街 flows again, 泰山大街 is still congested: only 东岳大街 is named
+    store.set_congestion([(s, 1, 45.0, "amap", NOW + 60) for s in a], now=NOW + 60)
+    b_text = build(r, keys, store, settings, "cleared", rec.id).text
+    assert "东岳大街" in b_text and "泰山大街" not in b_text and "恢复" in b_text
+
+
+def test_a_cleared_notice_waits_for_dispatch_to_clear_the_incident(r, keys, store, settings):
+    from dashboard.dispatch import incidents as I
+
+    officer = User("li", "officer")
+    store.upsert_events([event("t:acc3")], now=NOW)
+    inc = I.create_from_event(r, keys, officer, "t:acc3", now=NOW).incident_id
+    notice = build(r, keys, store, settings, "accident", "t:acc3")   # the event → its incident
+    assert notice.refs[0] == inc and "交警正在赶赴现场处置" in notice.body
+    rec = BulletinStore(r, keys).create(notice, User("zhou", "comms"), now=NOW)
+    with pytest.raises(BulletinError, match="not cleared"):
+        build(r, keys, store, settings, "cleared", rec.id)
+    I.transition(r, keys, officer, inc, "cleared", now=NOW + 60)
+    assert "现场已恢复通行" in build(r, keys, store, settings, "cleared", rec.id).text
+    choices = drafts.accident_choices(r, keys, store, NOW + 120)
+    assert choices[0]["value"] == inc and "已清除" in choices[0]["label"]
+    assert all(c["value"] != "t:acc3" for c in choices)   # listed once, as its incident

@@ -573,7 +573,10 @@ def test_demo_upstream_report_to_cleared(r, keys, store, settings, network):
     assert U.get_unit(r, keys, unit_id).status == "free"
     inc = I.load(r, keys, inc_id)
     assert inc.reports == [rid] and inc.status == "cleared"
-    assert [e["action"] for e in audit.read(r, keys, newest_first=False)] == [
+    # the fusion has put the feed's incident reports on incidents of its own meanwhile
+    # (issue 14): this incident's own trail is the officer's four steps
+    assert [e["action"] for e in audit.read(r, keys, newest_first=False)
+            if e["target"] == f"incident:{inc_id}"] == [
         "create", "assign", "status:on_scene", "status:cleared"]
 
 

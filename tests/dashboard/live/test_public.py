@@ -19,6 +19,8 @@ from dashboard.live.public import (MAX_NAME_CHARS, QueryError, UnknownRoad, clea
                               close_matches, find_road, road_answer)
 from dashboard.roads.network import get_network
 from dashboard.services import Services
+from dashboard.auth import User
+from dashboard.dispatch import incidents
 
 ROAD = "东岳大街"
 PHONE = "13812345678"
@@ -66,6 +68,9 @@ def seed(store, net, now=None):
               ends_at=datetime.now(timezone.utc) + timedelta(days=5)),
         event(3, segment_id=other, road_names=("泰山大街",), text="别的路"),
     ])
+    # the incidents dispatch makes of them (fusion does so on ingest): the public sees those
+    for rid in ("pub:incident1", "pub:incident3"):
+        incidents.create_from_event(store.r, store.keys, User("li", "officer"), rid)
     return ids
 
 

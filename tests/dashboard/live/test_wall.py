@@ -17,6 +17,8 @@ from dashboard.storage.cache import VersionedCache
 from dashboard.congestion import LEVEL_COLOURS
 from dashboard.model import RoadEvent, validate
 from dashboard.roads.network import load_network
+from dashboard.auth import User
+from dashboard.dispatch import incidents as I
 
 pytestmark = pytest.mark.topologies("single", "cluster")
 
@@ -24,6 +26,7 @@ REPO = Path(__file__).resolve().parents[3]
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 10, 1, 2, 30, tzinfo=timezone.utc)      # 10:30 in Tai'an
 NOW = T0.timestamp()
+OFFICER = User("li", "officer")
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +110,9 @@ def test_markers_size_report_clusters_by_count_and_draw_roadworks_lines(store):
         ev(4, kind="report", attrs={"count": 1}), ev(5, kind="report", attrs={"count": 9}),
         ev(6, kind="report", minutes_ago=90, attrs={"count": 4}),   # older than the window
     ], now=NOW)
+    # incident markers are dispatch's incidents (fusion makes them from incident events)
+    for i in (1, 2):
+        I.create_from_event(store.r, store.keys, OFFICER, f"test:incident{i}", now=NOW)
     m = W.marker_data(store, NOW, report_window_s=1800)
     assert len(m["incidents"]["lon"]) == 2
     assert m["incidents"]["size"][0] != m["incidents"]["size"][1]
@@ -116,6 +122,7 @@ def test_markers_size_report_clusters_by_count_and_draw_roadworks_lines(store):
     digest = m["digest"]
     assert W.marker_data(store, NOW, 1800)["digest"] == digest
     store.upsert_events([ev(7)], now=NOW)
+    I.create_from_event(store.r, store.keys, OFFICER, "test:incident7", now=NOW)
     assert W.marker_data(store, NOW, 1800)["digest"] != digest
 
 
@@ -123,23 +130,27 @@ def test_kpis_count_what_is_live_and_never_invent_comms_numbers(store, geom, r, 
     store.upsert_events([ev(1), ev(2), ev(3), ev(4, kind="construction"),
                          ev(5, kind="report", minutes_ago=10), ev(6, kind="report",
                                                                   minutes_ago=80)], now=NOW)
-    r.hset(keys.event("test:incident2"), "acknowledged", "1")
+    # the incident tiles are dispatch's open incidents (issue 14: one lifecycle), not
+    # the raw incident events
+    made = [I.create_from_event(r, keys, OFFICER, f"test:incident{i}", now=NOW).incident_id
+            for i in (1, 2, 3)]
+    I.acknowledge(r, keys, OFFICER, made[1], now=NOW)
     seg = geom.ids[0]
     levels = {seg: 4, geom.ids[1]: 1}
     k = W.kpis(store, geom, levels, NOW)
     assert k["incidents"] == 3 and k["unacknowledged"] == 2
+    assert k["unacknowledged"] == I.unacknowledged_count(r, keys)
     assert k["roadworks"] == 1
     assert k["reports_hour"] == 1
     assert k["congested_km"] == pytest.approx(round(geom.lengths[seg] / 1000, 1))
     assert k["bulletins_today"] is None and k["reach_today"] is None
-    # an incident taken into dispatch and acknowledged there no longer counts
-    r.hset(keys.report_incident(), mapping={"test:incident1": "INC-000001",
-                                            "test:incident3": "INC-000002"})
-    r.hset(keys.incident("INC-000001"), mapping={"ack": "1", "status": "reported"})
-    r.hset(keys.incident("INC-000002"), mapping={"ack": "0", "status": "reported"})
+    # acknowledged or moved on in dispatch: no longer unacknowledged; cleared: not active
+    I.acknowledge(r, keys, OFFICER, made[0], now=NOW)
     assert W.kpis(store, geom, levels, NOW)["unacknowledged"] == 1
-    r.hset(keys.incident("INC-000002"), "status", "dispatched")
+    I.transition(r, keys, OFFICER, made[2], "verified", now=NOW)
     assert W.kpis(store, geom, levels, NOW)["unacknowledged"] == 0
+    I.transition(r, keys, OFFICER, made[2], "cleared", now=NOW)
+    assert W.kpis(store, geom, levels, NOW)["incidents"] == 2
 
 
 def test_kpis_read_congested_km_from_the_gauge_without_a_network(store):

@@ -103,6 +103,7 @@ def exercise_everything(r: redis.Redis, keys: Keys, settings) -> None:
     store.upsert_events([ev(1), ev(2, kind="report", category="jam")], now=NOW)   # upsert_events
     store.set_congestion([("seg-1", 3, 12.5, "amap", NOW)], now=NOW)             # set_congestion
     store.expire_active(now=NOW + 30 * 86400)                                    # expire_active
+    store.quarantine_once("waze", "bad", b"raw")                                 # quarantine_once
     store.upsert_events([ev(3, kind="report", category="jam")], now=time.time())
     units.apply_feed(r, keys, [units.UnitReport("T-1", "patrol_car", "泰安1", 117.1, 36.2,
                                                 "free", time.time())])           # _FEED_LUA

@@ -212,21 +212,62 @@ def test_a_long_lived_event_keeps_its_hash_while_active(store, r, keys):
     assert r.ttl(keys.event(works.id)) > 80 * 86400 - 120
 
 
-def test_two_sources_do_not_flip_a_segment_every_poll(store, r, keys):
-    """Waze says jam, Amap says slow, each every minute: the jam stands while it is fresh,
-    so the level (and the data version) does not flip back and forth."""
-    changed, v1 = store.set_congestion([("s1", 3, 10.0, "waze", NOW)], now=NOW)
+def test_two_sources_alternating_do_not_flip_a_segment(store, r, keys):
+    """Two equally ranked sources (Weibo and app reports, both unlisted) disagree on
+    alternate polls: the first level stands, and the data version does not move, until the
+    other level is confirmed in a row."""
+    changed, v1 = store.set_congestion([("s1", 3, 10.0, "app", NOW)], now=NOW)
     assert changed == 1
+    for i in range(1, 7):
+        t = NOW + 10 * i
+        reading = ("s1", 2, 25.0, "weibo", t) if i % 2 else ("s1", 3, 9.0, "app", t)
+        changed, v = store.set_congestion([reading], now=t)
+        assert (changed, v) == (0, v1)
+        assert store.congestion_snapshot(now=t + 1)["s1"]["level"] == 3
+    # app reports stop and Weibo says 2 twice in a row: confirmed, one change
+    store.set_congestion([("s1", 2, 25.0, "weibo", NOW + 70)], now=NOW + 70)
+    changed, v2 = store.set_congestion([("s1", 2, 25.0, "weibo", NOW + 80)], now=NOW + 80)
+    assert (changed, v2) == (1, v1 + 1)
+    assert store.congestion_snapshot(now=NOW + 81)["s1"]["level"] == 2
+
+
+def test_stale_or_unknown_reading_does_not_replace_a_fresh_one(store):
+    """The flicker of issue 14: a 20-minute-old Waze "unknown" replaced a fresh Amap level."""
+    changed, v1 = store.set_congestion([("s1", 3, 12.0, "amap", NOW)], now=NOW)
+    assert changed == 1
+    old = NOW - 20 * 60
+    assert store.set_congestion([("s1", 0, None, "waze", old)], now=NOW + 5) == (0, v1)
+    # a fresh unknown from a source, an old known level from another: neither replaces it
+    assert store.set_congestion([("s1", 0, None, "waze", NOW + 10)], now=NOW + 10) == (0, v1)
+    assert store.set_congestion([("s1", 0, None, "amap", NOW + 12)], now=NOW + 12) == (0, v1)
+    assert store.set_congestion([("s1", 1, 50.0, "waze", NOW - 400)], now=NOW + 14) == (0, v1)
+    # even its own source cannot go back in time
+    assert store.set_congestion([("s1", 1, 50.0, "amap", NOW - 1)], now=NOW + 16) == (0, v1)
+    snap = store.congestion_snapshot(now=NOW + 20)["s1"]
+    assert (snap["level"], snap["source"]) == (3, "amap")
+    # once the Amap reading is no longer fresh, any newer reading replaces it
+    later = NOW + store.congestion_fresh_s + 1
+    assert store.set_congestion([("s1", 2, 20.0, "waze", later)], now=later) == (1, v1 + 1)
+
+
+def test_a_fresher_higher_ranked_reading_wins_at_once(store):
+    """Amap ranks above Waze: its fresh reading replaces Waze's at once; Waze's next
+    reading of another level does not take it back while Amap's is fresh."""
+    changed, v1 = store.set_congestion([("s1", 3, 10.0, "waze", NOW)], now=NOW)
     changed, v2 = store.set_congestion([("s1", 2, 25.0, "amap", NOW + 30)], now=NOW + 30)
-    assert (changed, v2) == (0, v1)  # the fresher but better Amap reading does not win
-    assert store.congestion_snapshot(now=NOW + 31)["s1"]["level"] == 3
-    changed, _ = store.set_congestion([("s1", 3, 9.0, "waze", NOW + 60)], now=NOW + 60)
-    assert changed == 0
-    # Waze stops reporting the jam: once its reading is older than the window, Amap's wins
-    later = NOW + 60 + 181
-    changed, v3 = store.set_congestion([("s1", 2, 25.0, "amap", later)], now=later)
-    assert changed == 1 and v3 == v1 + 1
-    # a worse reading from another source wins at once; a source replaces its own reading
-    assert store.set_congestion([("s1", 4, 3.0, "waze", later + 1)], now=later + 1)[0] == 1
-    assert store.set_congestion([("s1", 1, 50.0, "waze", later + 2)], now=later + 2)[0] == 1
-    assert store.congestion_snapshot(now=later + 3)["s1"]["level"] == 1
+    assert (changed, v2) == (1, v1 + 1)
+    for t in (NOW + 40, NOW + 50, NOW + 60):
+        assert store.set_congestion([("s1", 3, 9.0, "waze", t)], now=t) == (0, v2)
+    assert store.congestion_snapshot(now=NOW + 61)["s1"]["level"] == 2
+    # a source replaces its own reading; the same level again changes nothing
+    assert store.set_congestion([("s1", 4, 3.0, "amap", NOW + 70)], now=NOW + 70) == (1, v2 + 1)
+    assert store.set_congestion([("s1", 4, 3.0, "amap", NOW + 80)], now=NOW + 80) == (0, v2 + 1)
+
+
+def test_congestion_source_ranks_come_from_settings(r, keys):
+    from dashboard.settings import load_settings
+
+    s = load_settings(env={"LUKUANG_CONGESTION_SOURCES": "waze, amap",
+                           "LUKUANG_CONGESTION_CONFIRM": "3"})
+    store = Store.from_settings(r, s)
+    assert store.congestion_sources == ("waze", "amap") and store.congestion_confirm == 3

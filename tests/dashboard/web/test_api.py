@@ -238,3 +238,55 @@ def test_wall_needs_the_token_when_one_is_set(settings):
 
 def test_wall_is_open_without_a_configured_token(client):
     assert client.get("/wall").status_code == 200
+
+
+# -- incidents and roadworks (issue 14: one truth) ------------------------------------------
+def test_incidents_are_dispatchs_masked_for_anonymous_with_their_sources(client, seeded):
+    from dashboard.auth import User
+    from dashboard.dispatch import incidents as I
+
+    officer = User("li", "officer")
+    seeded.upsert_events([ev(5, attrs={"place": "东岳大街 电话13812345678"})])
+    a = I.create_from_event(seeded.r, seeded.keys, officer, "api:incident1").incident_id
+    b = I.create_from_event(seeded.r, seeded.keys, officer, "api:incident5").incident_id
+    I.link_report(seeded.r, seeded.keys, officer, a, "api:report3")
+    resp = client.get("/api/v1/incidents")
+    assert resp.status_code == 200 and resp.headers["ETag"]
+    body = resp.get_json()
+    assert body["masked"] is True and body["count"] == 2 == body["open"]
+    got = {x["id"]: x for x in body["incidents"]}
+    assert got[a]["sources"] == [{"feed": "api", "count": 2}]
+    assert got[a]["state"] == "reported" and got[a]["first_reported_at"]
+    for field in ("id", "state", "category", "severity", "place", "lon", "lat", "district",
+                  "first_reported_at", "sources"):
+        assert field in got[b], field
+    raw = resp.get_data(as_text=True)
+    for secret in ("13812345678", "13999999999", "SECRET-RAW", "张三"):
+        assert secret not in raw
+    I.transition(seeded.r, seeded.keys, officer, b, "cleared")
+    assert [x["id"] for x in client.get("/api/v1/incidents").get_json()["incidents"]] == [a]
+    every = client.get("/api/v1/incidents?state=all").get_json()["incidents"]
+    assert {x["id"]: x["state"] for x in every} == {a: "reported", b: "cleared"}
+    bad = client.get("/api/v1/incidents?state=closed")
+    assert bad.status_code == 400 and "state" in bad.get_json()["error"]
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert "/incidents" in doc["paths"] and "/roadworks" in doc["paths"]
+
+
+def test_roadworks_are_one_item_per_works_and_future_ones_planned(client, store):
+    line = ((117.1, 36.2), (117.11, 36.2))
+    store.upsert_events([
+        ev(1, kind="construction", source="wzdx", line=line, road_names=("东岳大街",),
+           starts_at=NOW - timedelta(days=1), ends_at=NOW + timedelta(days=2)),
+        ev(2, kind="construction", source="waze", lon=117.105, lat=36.2003,
+           road_names=("东岳大街",)),
+        ev(3, kind="construction", source="wzdx", lon=117.3, lat=36.3,
+           starts_at=NOW + timedelta(days=2), ends_at=NOW + timedelta(days=4)),
+    ])
+    body = client.get("/api/v1/roadworks").get_json()
+    assert (body["active"], body["planned"]) == (1, 1)
+    first, second = body["roadworks"]
+    assert first["status"] == "active" and sorted(first["event_ids"]) == [
+        "api:construction1", "api:construction2"]
+    assert first["sources"] == [{"feed": "waze", "count": 1}, {"feed": "wzdx", "count": 1}]
+    assert second["status"] == "planned" and second["id"] == "api:construction3"
