@@ -192,6 +192,18 @@ def load_for_matching(r: redis.Redis, keys: Keys, ids: Sequence[str]) -> list[In
     return out
 
 
+def reported_times(r: redis.Redis, keys: Keys, start: float, end: float) -> list[float]:
+    """Report times (epoch) of the incidents reported in [start, end), merged ones left out
+    (they are counted in the incident they were folded into)."""
+    pairs = r.zrangebyscore(keys.incidents_index(), start, f"({end}", withscores=True)
+    if not pairs:
+        return []
+    pipe = r.pipeline(transaction=False)
+    for inc_id, _ in pairs:
+        pipe.hget(keys.incident(inc_id), "status")
+    return [at for (_, at), status in zip(pairs, pipe.execute()) if status not in (None, "merged")]
+
+
 def open_incidents(r: redis.Redis, keys: Keys, limit: int = 500) -> list[Incident]:
     """Open incidents, most urgent first."""
     return load_many(r, keys, r.zrange(keys.incidents_open(), 0, limit - 1))

@@ -21,7 +21,8 @@ import numpy as np
 from dashboard.timeutil import SHANGHAI
 from dashboard.congestion import LEVEL_COLOURS, LEVEL_NAMES, LEVEL_NAMES_EN, congestion_index
 from dashboard.dispatch.incidents import (linked_reports, open_count, open_incidents,
-                                          recently_cleared, unacknowledged_count)
+                                          recently_cleared, reported_times,
+                                          unacknowledged_count)
 from dashboard.masking import mask_for_public
 from dashboard.roads.works import DEFAULT_NEAR_M, live_works
 from dashboard.storage.cache import ProcessCache
@@ -494,15 +495,25 @@ def congestion_figure(store: Store, districts: Iterable[str], now: float, tz: Zo
 
 
 def hourly_figure(store: Store, now: float, tz: ZoneInfo, scale: float = 1.0) -> dict:
-    """New incidents and new citizen reports per hour over the last 24 h."""
+    """New incidents (dispatch's, by report time) and new citizen reports per hour over the
+    last 24 h."""
     end = datetime.fromtimestamp(now, timezone.utc)
     start = (end - timedelta(hours=23)).replace(minute=0, second=0, microsecond=0)
     traces = []
     hour_ms = 3_600_000
     # explicit widths: plotly cannot infer a bar width on a date axis from a single bar
-    for metric, name, colour, offset in (("new:incident", "事故 incidents", INCIDENT_COLOUR, 0.1),
-                                         ("new:report", "报告 reports", REPORT_COLOUR, 0.5)):
-        pts = store.timeseries(metric, start, end + timedelta(minutes=1), 60, "sum")
+    # incidents are dispatch's (fused) incidents by report hour, as the tiles count them
+    per_hour: dict[datetime, int] = {}
+    for at in reported_times(store.r, store.keys, start.timestamp(), now + 60):
+        hour = datetime.fromtimestamp(at, timezone.utc).replace(minute=0, second=0,
+                                                                microsecond=0)
+        per_hour[hour] = per_hour.get(hour, 0) + 1
+    series = {"incidents": sorted(per_hour.items()),
+              "reports": store.timeseries("new:report", start, end + timedelta(minutes=1), 60,
+                                          "sum")}
+    for metric, name, colour, offset in (("incidents", "事故 incidents", INCIDENT_COLOUR, 0.1),
+                                         ("reports", "报告 reports", REPORT_COLOUR, 0.5)):
+        pts = series[metric]
         traces.append({"type": "bar", "name": name, "x": [_local(t, tz) for t, _ in pts],
                        "y": [int(v) for _, v in pts], "marker": {"color": colour},
                        "width": 0.4 * hour_ms, "offset": offset * hour_ms, "opacity": 0.9})

@@ -175,8 +175,13 @@ def test_congestion_figure_compares_with_the_same_weekday_last_week(store):
 
 
 def test_hourly_figure_counts_new_incidents_and_reports_per_hour(store):
-    store.upsert_events([ev(1, minutes_ago=5), ev(2, minutes_ago=10),
+    """Incidents are dispatch's incidents (as the tiles count them): a record folded into
+    another incident by a merge is not counted again."""
+    store.upsert_events([ev(1, minutes_ago=5), ev(2, minutes_ago=10), ev(4, minutes_ago=8),
                          ev(3, kind="report", minutes_ago=70)], now=NOW)
+    made = [I.create_from_event(store.r, store.keys, OFFICER, f"test:incident{i}",
+                                now=NOW).incident_id for i in (1, 2, 4)]
+    I.merge(store.r, store.keys, OFFICER, made[2], made[0], now=NOW)
     fig = W.hourly_figure(store, NOW, TZ)
     inc, rep = fig["data"]
     assert (inc["type"], rep["type"]) == ("bar", "bar")
