@@ -48,6 +48,8 @@ CATEGORY_WORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("closure", ("封路", "封闭", "管制", "断交")),
     ("illegal_parking", ("违停", "违章停车", "乱停", "违法停车", "停车占道")),
     ("overload", ("超员", "超载", "超限")),
+    # a broken signal (信号灯故障) is a hazard at the junction, not a broken-down vehicle
+    ("hazard", ("信号灯", "红绿灯")),
     ("breakdown", ("故障", "抛锚", "坏车", "熄火")),
     ("jam", ("拥堵", "堵车", "缓行", "排队", "堵塞", "堵")),
     ("weather", ("大雾", "团雾", "结冰", "冰雪", "积雪", "暴雨")),

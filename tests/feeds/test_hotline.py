@@ -131,3 +131,9 @@ def test_through_the_pipeline_private_kept_apart(store):
     again = ingest_payload(HotlineAdapter(), fixture_bytes("hotline_utf8_bom.csv"),
                            make_ctx("hotline"), store)
     assert again.duplicates == 4 and again.new == 0
+
+
+def test_a_broken_signal_is_a_hazard_not_a_breakdown():
+
+    assert classify("", "青年路与东岳大街路口信号灯故障，一直黄闪")[1] == "hazard"
+    assert classify("", "一辆货车故障停在路中间")[1] == "breakdown"
