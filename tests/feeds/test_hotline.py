@@ -134,6 +134,5 @@ def test_through_the_pipeline_private_kept_apart(store):
 
 
 def test_a_broken_signal_is_a_hazard_not_a_breakdown():
-
     assert classify("", "青年路与东岳大街路口信号灯故障，一直黄闪")[1] == "hazard"
     assert classify("", "一辆货车故障停在路中间")[1] == "breakdown"
