@@ -182,12 +182,11 @@ def match(ev: RoadEvent, inc: I.Incident, rules: FusionRules, distance_m: float 
     if not inc.is_open or not rules.compatible_categories(ev.category, inc.category):
         return None
     t = _event_time(ev)
-    first = inc.reported_at or inc.created_at
-    last = max(inc.last_report_at, first)
+    first, last = _span(inc)
     handled = inc.status in ("dispatched", "on_scene")
     if t < first - rules.window_s or (t > last + rules.window_s and not handled):
         return None
-    gap = 0.0 if first <= t <= last else min(abs(t - first), abs(t - last))
+    gap = _gap_s(ev, inc)
     dist = distance_m if distance_m is not None else haversine_m(ev.lon, ev.lat, inc.lon,
                                                                  inc.lat)
     when = _minutes(gap)
@@ -258,10 +257,15 @@ def best_match(ev: RoadEvent, candidates: Iterable[tuple[I.Incident, float]],
                                      m.incident.id), default=None)
 
 
+def _span(inc: I.Incident) -> tuple[float, float]:
+    """(first, last) report time of an incident."""
+    first = inc.reported_at or inc.created_at
+    return first, max(inc.last_report_at, first)
+
+
 def _gap_s(ev: RoadEvent, inc: I.Incident) -> float:
     """Seconds between the record and the nearest end of the incident's reports."""
-    t, first = _event_time(ev), inc.reported_at or inc.created_at
-    last = max(inc.last_report_at, first)
+    t, (first, last) = _event_time(ev), _span(inc)
     return 0.0 if first <= t <= last else min(abs(t - first), abs(t - last))
 
 

@@ -218,34 +218,21 @@ def open_count(r: redis.Redis, keys: Keys) -> int:
     return int(r.zcard(keys.incidents_open()))
 
 
-# an incident open longer than this before it was cleared is not looked for by
-# ``recently_cleared`` (it scans the index by report time, which bounds the scan)
-CLEARED_SCAN_HORIZON_S = 7 * 86400
+# cleared incidents older than this leave the "cleared" set (it only serves recent ones)
+CLEARED_KEEP_S = 7 * 86400
 
 
 def recently_cleared(r: redis.Redis, keys: Keys, within_s: float,
                      now: float | None = None) -> list[Incident]:
     """Incidents cleared in the last ``within_s`` seconds before ``now``, most recently
-    cleared first. Only incidents reported within ``within_s`` + 7 days are considered."""
+    cleared first (from the set the commit keeps, scored by the time of clearing)."""
     now = time.time() if now is None else now
     if within_s <= 0:
         return []
-    ids = r.zrangebyscore(keys.incidents_index(), now - within_s - CLEARED_SCAN_HORIZON_S,
-                          "+inf")
-    if not ids:
-        return []
     pipe = r.pipeline(transaction=False)
-    for i in ids:
-        pipe.hmget(keys.incident(i), ["status", "cleared_at"])
-    wanted = []
-    for inc_id, (status, cleared_at) in zip(ids, pipe.execute()):
-        try:
-            at = float(cleared_at or 0)
-        except ValueError:
-            continue
-        if status == "cleared" and at >= now - within_s:
-            wanted.append(inc_id)
-    found = load_many(r, keys, wanted)
+    pipe.zremrangebyscore(keys.incidents_cleared(), "-inf", f"({now - CLEARED_KEEP_S}")
+    pipe.zrangebyscore(keys.incidents_cleared(), now - within_s, "+inf")
+    found = [inc for inc in load_many(r, keys, pipe.execute()[1]) if inc.status == "cleared"]
     return sorted(found, key=lambda inc: (-(inc.cleared_at or 0), inc.id))
 
 
@@ -381,6 +368,10 @@ def _change_of(plan: _Plan, keys: Keys, user: User, at: float) -> Change:
             ch.zrem.append((keys.incidents_open(), new.id))
             ch.zrem.append((keys.incidents_geo(), new.id))
         ch.zadd.append((keys.incidents_index(), new.reported_at or new.created_at, new.id))
+        if new.status == "cleared":
+            ch.zadd.append((keys.incidents_cleared(), new.cleared_at or at, new.id))
+        elif old is not None and old.status == "cleared":   # reopened
+            ch.zrem.append((keys.incidents_cleared(), new.id))
         b, a = diff(old_h, new_h)
         a["rev"] = new.rev + 1
         if old:

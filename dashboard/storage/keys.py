@@ -136,6 +136,11 @@ class Keys:
         """Sorted set: every incident id scored by its report time (statistics, lists)."""
         return f"{self.base}incidents:all"
 
+    def incidents_cleared(self) -> str:
+        """Sorted set: cleared incident ids scored by when they were cleared (the wall shows
+        recently cleared ones for a few minutes)."""
+        return f"{self.base}incidents:cleared"
+
     def incident_seq(self) -> str:
         """Counter for new incident numbers."""
         return f"{self.base}incidents:seq"
