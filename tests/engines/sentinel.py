@@ -156,7 +156,11 @@ def _sentinel_master(s: ServerProc) -> int:
 
 
 # -- continuous ingest, as a feed runner would do it ------------------------------------------
-RETRYABLE = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError)
+# what the feed runner treats as "Redis away, poll again" (it retries on any RedisError);
+# NoScriptError: a pipeline's EVALSHA reached a master that took over after the script
+# check, so its script cache was empty; the next attempt loads the script again
+RETRYABLE = (redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError,
+             redis.exceptions.NoScriptError)
 
 
 def make_events(batch: int, n: int, prefix: str = "fo") -> list:
