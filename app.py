@@ -16,12 +16,13 @@ import callbacks  # noqa: F401  (registers every dash.callback)
 from callbacks import guard
 from dashboard.auth import PERMISSIONS, User
 from dashboard.comms.holidays import HolidayCalendar
-from dashboard.timeutil import SHANGHAI
+from dashboard.timeutil import city_zone
 from dashboard.web import audit_export as dispatch_api
-from dashboard.web import session
+from dashboard.web import network_geojson, session
 from dashboard.web.api import make_api
 from dashboard.web.public_api import make_public
 from dashboard.services import Services
+from dashboard.storage.connection import SERVE, open_redis
 from dashboard.settings import Settings, load_settings
 from layouts import pages
 
@@ -49,13 +50,15 @@ def page_inputs(name: str, user: User, svc: Services) -> dict[str, Any]:
     at request time: settings values, the user's permissions, the holiday calendar."""
     s = svc.settings
     if name == "wall":
-        return {"refresh_s": s.refresh_s, "city_name": s.city_name, "tick_s": s.version_tick_s}
+        return {"refresh_s": s.refresh_s, "city_name": s.city_name, "tick_s": s.version_tick_s,
+                "wall_map": s.wall_map}
     if name == "dispatch":
         return {"permissions": {p for p in PERMISSIONS if user.can(p)},
                 "tick_s": s.version_tick_s}
     if name == "comms":
         return {"calendar": HolidayCalendar.load(s.state_dir),
-                "today": datetime.now(SHANGHAI).date()}
+                "today": datetime.now(city_zone(s)).date(), "hashtags": s.hashtags,
+                "city_name": s.city_name}
     return {}
 
 
@@ -70,17 +73,42 @@ def guarded(permission: str, name: str):
             return pages.login_needed()
         if not user.can(permission):
             return pages.forbidden(user.role)
-        return layout(**page_inputs(name, user, services()))
+        return signed_in(layout(**page_inputs(name, user, services())))
     return page
+
+
+def signed_in(page):
+    """``page`` with who is logged in and a logout button, for a caller with a session."""
+    acct = session.account()
+    return pages.signed_in(page, *acct) if acct else page
+
+
+def home_page(**_query):
+    return signed_in(pages.home())
+
+
+def login_page(error: str = "", next: str = "/", **_query):
+    """The login form with a checked ``next`` and this browser's CSRF token."""
+    return pages.login(error=error, next=session.safe_next(next), csrf=session.csrf_token())
 
 
 def create_app(settings: Settings | None = None, svc: Services | None = None) -> dash.Dash:
     """Build the app. The Redis connection is opened here and passed to callbacks via Flask."""
     settings = settings or load_settings()
-    svc = svc or Services.open(settings, start_embedded=False)
+    # every Redis call made while serving a request is bounded (redis_serve_timeout_s, no
+    # retry of a timeout), and once Redis did not answer, calls fail at once for a while
+    # (connection.FailFastRedis): a frozen Redis costs a request a second at most, not a
+    # minute, and mostly milliseconds
+    svc = svc or Services(settings, open_redis(settings, start_embedded=False, purpose=SERVE))
     app = dash.Dash(__name__, use_pages=True, pages_folder="", title="路况 Lukuang",
                     serve_locally=True, suppress_callback_exceptions=True,
-                    update_title=None)
+                    update_title=None,
+                    # gzip/brotli every compressible answer (flask-compress): the first
+                    # load of the wall is mostly Dash's, plotly's and MapLibre's scripts
+                    compress=True,
+                    # vendored libraries (assets/vendor/): served, but loaded only by the
+                    # page that needs them (the wall's map loads MapLibre itself)
+                    assets_path_ignore=["vendor"])
     app.server.config["LUKUANG"] = svc
     app.server.debug = False   # FLASK_DEBUG in the environment must not turn it on
     with app.server.app_context():  # install() reads the services through current_app
@@ -90,8 +118,11 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     if settings.trusted_proxies > 0:   # the client address from the proxies' X-Forwarded-For
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=settings.trusted_proxies)
+        app.server.wsgi_app = ProxyFix(app.server.wsgi_app, x_for=settings.trusted_proxies,
+                                       x_proto=settings.trusted_proxies,
+                                       x_host=settings.trusted_proxies)
     app.server.register_blueprint(dispatch_api.blueprint(services))
+    app.server.register_blueprint(network_geojson.blueprint(services))   # the wall's roads
 
     @app.server.before_request
     def _wall_token():
@@ -130,8 +161,8 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         """/_dash-component-suites/<not a registered library>/…: 404, not a 500."""
         return Response("404 Not Found\n", 404, mimetype="text/plain")
 
-    dash.register_page("home", path="/", layout=pages.home, title="路况 Lukuang")
-    dash.register_page("login", path="/login", layout=pages.login, title="路况 · 登录")
+    dash.register_page("home", path="/", layout=home_page, title="路况 Lukuang")
+    dash.register_page("login", path="/login", layout=login_page, title="路况 · 登录")
     for name, path, permission, title in PAGES:
         dash.register_page(name, path=path, title=title,
                            layout=guarded(permission, name))
@@ -144,9 +175,10 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
 
     @app.server.get("/healthz")
     def healthz():
+        """200 with the data version, or 503 when Redis does not answer: one round trip,
+        bounded by the serving connection's timeout (1 s: within 2 s even if Redis hangs)."""
         s: Services = services()
         try:
-            s.r.ping()
             body = {"status": "ok", "redis": "ok", "mode": s.handle.mode,
                     "data_version": s.store.version()}
             code = 200
@@ -187,6 +219,7 @@ def web_argv(host: str, port: int, workers: int, access_log: bool = False) -> li
 def cmd_run(args, settings: Settings) -> int:
     """The demo (or one host of a deployment): server, upstream simulator, feeds, web."""
     import sys
+    from dataclasses import replace
 
     from dashboard.cli.supervisor import Supervisor, child_env
 
@@ -197,11 +230,11 @@ def cmd_run(args, settings: Settings) -> int:
         log.warning(note)
     # the children run this same command line, whether or not the venv is on PATH
     exe_argv = [sys.executable, "-c", "import sys, app; sys.exit(app.main())"]
-    sup = Supervisor(child_env(svc.handle.url, str(settings.state_dir)))
+    sup = Supervisor(child_env(svc.handle.url, str(settings.state_dir), demo=demo,
+                               config_file=settings.config_file))
     if demo:
         sup.add("sim", [*exe_argv, "sim"])
-    if not args.no_feeds:
-        sup.add("feeds", [*exe_argv, "feeds"])
+    sup.add(*feeds_child(replace(settings, demo=demo), args.no_feeds, exe_argv))
     sup.add("web", web_argv(settings.host, port, args.workers or settings.workers,
                             args.access_log), critical=True)
     print(f"lukuang: Redis {svc.handle.mode} at {svc.handle.url}; "
@@ -212,9 +245,28 @@ def cmd_run(args, settings: Settings) -> int:
         svc.close()
 
 
+def feeds_child(settings: Settings, no_feeds: bool, exe_argv: list[str]) -> tuple[str, list[str]]:
+    """(name, argv) of the process ``lukuang run`` starts for the data: the feed runner
+    when there is a feed to poll; otherwise (``--no-feeds``, or none configured: said once
+    here) the housekeeping alone, which keeps the congestion index and expiry going."""
+    from feeds.config import configured_feeds
+    from feeds.runner import pollable
+
+    if no_feeds:
+        log.info("--no-feeds: no feed runner here; housekeeping records the congestion index")
+        return "housekeeping", [*exe_argv, "housekeeping"]
+    if any(pollable(f) for f in configured_feeds(settings)):
+        return "feeds", [*exe_argv, "feeds"]
+    where = settings.config_file or "the settings file (lukuang.toml)"
+    log.warning("no feed to poll is configured ([feeds.NAME] with a url in %s): the feed "
+                "runner is not started; add data with `lukuang ingest FEED FILE`", where)
+    return "housekeeping", [*exe_argv, "housekeeping"]
+
+
 def build_parser():
     import argparse
 
+    from dashboard.cli import city as city_cli
     from dashboard.cli import commands as core_commands
     from dashboard.cli import reach as reach_cli
     from feeds import commands as feed_commands
@@ -232,6 +284,7 @@ def build_parser():
     p.add_argument("--access-log", action="store_true")
     p.set_defaults(handler=cmd_run)
     core_commands.register(sub)
+    city_cli.register(sub)
     feed_commands.register(sub)
     reach_cli.register(sub)
     return parser

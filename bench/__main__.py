@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 BENCHES = ("bench_store", "bench_adapters", "bench_wall", "bench_latency", "bench_serving",
-           "bench_scale", "bench_public", "bench_failover", "bench_fusion", "bench_action")
+           "bench_scale", "bench_public", "bench_failover", "bench_fusion", "bench_action",
+           "bench_cache_growth")
 
 
 def main() -> int:

@@ -233,6 +233,7 @@ def evaluate(replay: Replay, doc: dict) -> dict:
     wrong = sorted(inc for inc, sets in holds.items() if not set.intersection(*sets))
     once = [i for i in true_ids if len(shown_for[i]) == 1
             and next(iter(shown_for[i])) not in wrong]
+    misses = [i for i in true_ids if i not in set(once)]
     unshown = [i for i in true_ids if not shown_for[i]]
     shown = set(about)
     duplicates = sum(max(0, len(shown_for[i]) - 1) for i in true_ids)
@@ -254,7 +255,7 @@ def evaluate(replay: Replay, doc: dict) -> dict:
         "unshown": len(unshown),
         "duplicates": duplicates,
         "duplicates_share": duplicates / len(shown) if shown else 0.0,
-        "wrong_merges": len(wrong), "wrong_merge_ids": wrong,
+        "wrong_merges": len(wrong), "wrong_merge_ids": wrong, "miss_ids": misses,
         "wrong_merges_share": len(wrong) / len(shown) if shown else 0.0,
         "first_report_to_incident_median_s": statistics.median(lags) if lags else None,
         "first_report_to_incident_p95_s": common.percentiles(lags, (95,)).get("p95"),
@@ -267,6 +268,51 @@ def evaluate(replay: Replay, doc: dict) -> dict:
     }
 
 
+def explain(replay: Replay, doc: dict, res: dict) -> None:
+    """Print the misses: each true incident not shown exactly once, with its records and
+    the incident each landed on, and each wrong merge with its history (to stderr)."""
+    r, keys = replay.r, replay.keys
+    out = sys.stderr
+
+    def when(t: float) -> str:
+        return f"{datetime.fromtimestamp(t, timezone.utc):%H:%M:%S}Z"
+
+    def history(inc_id: str) -> None:
+        try:
+            inc = incidents.load(r, keys, inc_id)
+        except incidents.NotFound:
+            print(f"    {inc_id}: gone", file=out)
+            return
+        print(f"    {inc.id} {inc.status} {inc.category} {inc.place} "
+              f"({inc.lon:.5f},{inc.lat:.5f}) {inc.precision}", file=out)
+        for h in inc.history[:12]:
+            print(f"      {when(h.get('at', 0))} {h.get('action')}: {h.get('note', '')}",
+                  file=out)
+
+    for item_id in res["miss_ids"]:
+        item = replay.items[item_id]
+        print(f"\nMISS {item_id} {item['category']} {item['road']}×{item['cross']} "
+              f"({item['lon']},{item['lat']}) {when(item['start'])}", file=out)
+        seen = set()
+        for rid in replay.records_of[item_id]:
+            rec = replay.records[rid][1]
+            ev_id = replay.event_of.get(rid, "")
+            inc_id = resolve(r, keys, incidents.incident_of_report(r, keys, ev_id)) \
+                if ev_id else ""
+            ev = replay.store.get_events([ev_id])[0] if ev_id else None
+            place = (f"{ev.category} {'/'.join(ev.road_names)} ({ev.lon:.5f},{ev.lat:.5f}) "
+                     f"{ev.attrs.get('precision', '')}") if ev else "not stored"
+            print(f"  {rec['feed']:8} {when(rec['at'])} {ev_id[:40]:40} {place} → "
+                  f"{inc_id or '-'}", file=out)
+            if inc_id:
+                seen.add(inc_id)
+        for inc_id in sorted(seen):
+            history(inc_id)
+    for inc_id in res["wrong_merge_ids"]:
+        print(f"\nWRONG MERGE {inc_id}", file=out)
+        history(inc_id)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--redis", default=os.environ.get("LUKUANG_BENCH_REDIS_FUSION",
@@ -277,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scenario", choices=("normal", "holiday"), default="normal")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--no-write", action="store_true", help="print only, leave RESULTS.md")
+    ap.add_argument("--explain", action="store_true",
+                    help="print, for every true incident not shown exactly once and every "
+                         "wrong merge, its records and the incidents' histories (stderr)")
     args = ap.parse_args(argv)
     common.exit_on_sigterm()
     r = redis.Redis.from_url(args.redis, decode_responses=True)
@@ -296,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         replay.run(t1, polls)
         result = evaluate(replay, doc)
+        if args.explain:
+            explain(replay, doc, result)
     finally:
         for key in r.scan_iter(match=f"{prefix}:*", count=1000):
             r.delete(key)

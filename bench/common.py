@@ -223,7 +223,8 @@ def wall_request(seen: dict | None, search: str = "") -> dict:
     (``seen``: the page state from the previous answer; ``search``: the page's ?query)."""
     from layouts import ids
 
-    outputs = [(ids.WALL_MAP, "figure"), (ids.WALL_KPIS, "children"),
+    outputs = [(ids.WALL_MAP, "figure"), (ids.WALL_MAP_DATA, "data"),
+               (ids.WALL_KPIS, "children"),
                (ids.WALL_CIDX, "figure"), (ids.WALL_HOURLY, "figure"),
                (ids.WALL_TICKER, "children"), (ids.WALL_CONN_BANNER, "children"),
                (ids.WALL_CONN_BANNER, "className"), (ids.WALL_VIEW_NAME, "children"),
@@ -233,7 +234,8 @@ def wall_request(seen: dict | None, search: str = "") -> dict:
             "inputs": [{"id": ids.WALL_TICK, "property": "n_intervals", "value": 1},
                        {"id": ids.WALL_SCALE, "property": "data", "value": 1}],
             "state": [{"id": ids.WALL_VERSION, "property": "data", "value": seen},
-                      {"id": ids.WALL_URL, "property": "search", "value": search}],
+                      {"id": ids.WALL_URL, "property": "search", "value": search},
+                      {"id": ids.WALL_MAP_APPLIED, "property": "data", "value": None}],
             "changedPropIds": [f"{ids.WALL_TICK}.n_intervals"]}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import redis
@@ -25,7 +25,7 @@ from dashboard.comms.bulletin_store import (STATE_LABELS, BulletinError, Bulleti
                                             awaiting_reply, mark_replied, response_times)
 from dashboard.comms.holidays import HolidayCalendar, HolidayError, period_choices, period_value
 from dashboard.comms.reach import ReachFileError, ReachStore, report_csv
-from dashboard.timeutil import SHANGHAI
+from dashboard.timeutil import city_zone
 from dashboard.web import session
 from dashboard.web.session import check, require
 from layouts import comms as L
@@ -36,12 +36,13 @@ def _svc():
     return session.services()
 
 
-def _dt(now: float) -> datetime:
-    return datetime.fromtimestamp(now, SHANGHAI)
+def _dt(now: float, tz: tzinfo) -> datetime:
+    return datetime.fromtimestamp(now, tz)
 
 
-def _hhmm(epoch: float, with_date: bool = False) -> str:
-    return datetime.fromtimestamp(epoch, SHANGHAI).strftime(
+def _hhmm(epoch: float, tz: tzinfo, with_date: bool = False) -> str:
+    """Local time in ``tz``, the city's zone (``timeutil.city_zone``)."""
+    return datetime.fromtimestamp(epoch, tz).strftime(
         "%m-%d %H:%M" if with_date else "%H:%M")
 
 
@@ -56,16 +57,16 @@ def source_options(template: str, svc, user, now: float | None = None) -> dict[s
     chosen template."""
     check(user, "view_comms")
     now = time.time() if now is None else now
-    dt = _dt(now)
+    dt = _dt(now, city_zone(svc.settings))
     hidden, shown = {"display": "none"}, {"display": "flex", "gap": "10px", "flexWrap": "wrap",
                                            "marginTop": "8px"}
     opts: list[dict[str, str]] = []
     if template == "accident":
-        opts = drafts.accident_choices(svc.r, svc.keys, svc.store, now)
+        opts = drafts.accident_choices(svc.r, svc.keys, svc.store, now, dt.tzinfo)
     elif template == "roadworks":
         for e in B.works_candidates(svc.store, dt)[:100]:
             opts.append({"value": e.id, "label": f"{B.Works.from_event(e).place} "
-                         f"{B.cn_span(e.starts_at, e.ends_at)}"})
+                         f"{B.cn_span(e.starts_at, e.ends_at, dt.tzinfo)}"})
     elif template == "control":
         opts.append({"value": drafts.FORM_SOURCE, "label": "按下方表单填写 (use the form below)"})
         for e in B.closure_candidates(svc.store, dt)[:100]:
@@ -136,9 +137,11 @@ def _bulletin_of(text: str, data: dict | None) -> B.Bulletin:
     return B.parse_text(text)
 
 
-def previews_view(text: str, data: dict | None, user) -> dict[str, dict[str, Any]]:
+def previews_view(text: str, data: dict | None, user,
+                  sms_signature: str | None = None) -> dict[str, dict[str, Any]]:
     """For each channel (by name): the text as carried ("previews") and the counter
-    children ("counts")."""
+    children ("counts"); the SMS with ``sms_signature`` (the city profile's; default the
+    demo city's)."""
     check(user, "view_comms")
     b = _bulletin_of(text, data)
     previews: dict[str, Any] = {}
@@ -147,7 +150,8 @@ def previews_view(text: str, data: dict | None, user) -> dict[str, dict[str, Any
         if not (text or "").strip():
             previews[ch], counts[ch] = "", ""
             continue
-        ct = C.render(b, ch)
+        ct = C.render(b, ch, sms_signature=C.SMS_SIGNATURE if sms_signature is None
+                      else sms_signature)
         shown = ct.text if ch != "sms" else "\n— — —\n".join(p[1] for p in ct.parts) or ct.text
         if ch == "weibo" and ct.preview != ct.text:
             shown = f"{ct.text}\n\n【信息流预览 feed preview】\n{ct.preview}"
@@ -203,14 +207,14 @@ def act(trigger: str | None, text: str, data: dict | None, editing: dict | None,
     return out("")
 
 
-def _row(rec) -> dict[str, Any]:
+def _row(rec, tz: tzinfo) -> dict[str, Any]:
     pubs = "、".join(f"{C.CHANNEL_NAMES.get(p['channel'], p['channel'])} {p['post_id']}"
                     for p in rec.publications)
     return {"id": rec.id, "kind": B.KIND_TITLES.get(rec.bulletin.kind, rec.bulletin.kind),
             "title": rec.bulletin.title, "state": rec.state,
             "state_label": STATE_LABELS.get(rec.state, rec.state), "author": rec.author,
             "approver": rec.approver, "published": pubs,
-            "time": _hhmm(rec.updated_at or rec.created_at, with_date=True)}
+            "time": _hhmm(rec.updated_at or rec.created_at, tz, with_date=True)}
 
 
 def bulletins_view(svc, user, selected: str | None = None, prefer: str | None = None
@@ -224,7 +228,8 @@ def bulletins_view(svc, user, selected: str | None = None, prefer: str | None = 
                                      f"{r.bulletin.title}"} for r in recs]
     known = {r.id for r in recs}
     value = prefer if prefer in known else selected if selected in known else None
-    return {"table": L.bulletin_table([_row(r) for r in recs]), "options": opts,
+    tz = city_zone(svc.settings)
+    return {"table": L.bulletin_table([_row(r, tz) for r in recs]), "options": opts,
             "value": value}
 
 
@@ -235,7 +240,8 @@ def selected_view(bulletin_id: str | None, svc, user) -> dict[str, Any]:
     rec = BulletinStore(svc.r, svc.keys).get(bulletin_id or "")
     if rec is None:
         return {"view": None, "rev": None}
-    return {"view": L.selected_view({**_row(rec), "rev": rec.rev, "text": rec.text}),
+    return {"view": L.selected_view({**_row(rec, city_zone(svc.settings)), "rev": rec.rev,
+                                     "text": rec.text}),
             "rev": rec.rev}
 
 
@@ -254,12 +260,13 @@ def reports_view(svc, user, now: float | None = None) -> dict[str, Any]:
                  f"最长 {rt['max_min']} 分钟")
     else:
         line += " · 近24小时暂无回复记录"
-    rows = [{"waited": _waited(w["waited_s"]), "since": _hhmm(w["since"], with_date=True),
+    tz = city_zone(svc.settings)
+    rows = [{"waited": _waited(w["waited_s"]), "since": _hhmm(w["since"], tz, with_date=True),
              "place": w["place"], "text": w["text"][:200], "count": w["count"],
              "incident": w["incident_status"] + (f" ({w['incident_id']})"
                                                  if w["incident_id"] else "")}
             for w in waiting]
-    opts = [{"value": w["id"], "label": f"{_hhmm(w['since'])} {w['place']} "
+    opts = [{"value": w["id"], "label": f"{_hhmm(w['since'], tz)} {w['place']} "
                                         f"{w['text'][:30]}"} for w in waiting]
     return {"response": line, "table": L.reports_table(rows), "options": opts}
 
@@ -292,7 +299,8 @@ def _pct(r: float | None) -> str:
 
 
 def _report(period_val: str | None, svc) -> dict[str, Any]:
-    return figures.period_report(svc.r, svc.keys, svc.settings.state_dir, period_val)
+    return figures.period_report(svc.r, svc.keys, svc.settings.state_dir, period_val,
+                                 city_zone(svc.settings))
 
 
 def reach_view(period_val: str | None, svc, user) -> dict[str, Any]:
@@ -345,7 +353,8 @@ def reach_upload(contents: str | None, filename: str | None, imported: int, svc,
         return {"message": "", "imported": no_update}
     try:
         payload = base64.b64decode(contents.split(",", 1)[1], validate=False)
-        summary = ReachStore(svc.r, svc.keys).import_file(payload, at=now)
+        summary = ReachStore(svc.r, svc.keys, city_zone(svc.settings)).import_file(
+            payload, at=now)
     except ReachFileError as exc:
         return {"message": f"无法导入 {filename or ''}: {exc}", "imported": no_update}
     except (ValueError, redis.RedisError) as exc:
@@ -403,7 +412,7 @@ def _compose_cb(draft, tags, load, new, template, source, hashtags, mentions, co
           inputs=dict(text=Input(ids.COMMS_TEXT, "value"), data=Input(ids.COMMS_DATA, "data")))
 def _previews_cb(text, data):
     user = require("view_comms")
-    return previews_view(text, data, user)
+    return previews_view(text, data, user, _svc().settings.sms_signature)
 
 
 @callback(output=dict(message=Output(ids.COMMS_REVIEW_MSG, "children"),

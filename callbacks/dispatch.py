@@ -33,7 +33,8 @@ from dashboard.dispatch import incidents as I
 from dashboard.dispatch import units as U
 from dashboard.dispatch.board import board
 from dashboard.storage.cache import ProcessCache
-from dashboard.timeutil import SHANGHAI
+from dashboard.city import fallback_bbox
+from dashboard.timeutil import city_zone
 from dashboard.web import session
 from dashboard.web.session import require
 from layouts import dispatch as L
@@ -74,7 +75,7 @@ def _base_map(svc, network) -> tuple[str, dict[str, Any], dict[str, Any]]:
         style = {"version": 8, "name": "lukuang-offline", "sources": {}, "layers": [
             {"id": "background", "type": "background",
              "paint": {"background-color": basemap.BACKGROUND}}]}
-        return "none", style, L.view_for_bounds(svc.settings.city_bbox)
+        return "none", style, L.view_for_bounds(fallback_bbox(svc.settings))
     return _styles.get_for(network, lambda: (
         f"net{id(network)}", basemap.build_style(network),
         L.view_for_bounds(tuple(float(v) for v in network.segments.total_bounds))))
@@ -100,7 +101,7 @@ def _refresh(svc, user: User, seen: dict[str, Any] | None, force: bool,
     tag = f"{svc.store.version()}:{int(now // 60)}:{selected or ''}"
     if not force and seen.get("tag") == tag:
         raise PreventUpdate
-    b = board(svc.r, svc.keys, user, now)
+    b = board(svc.r, svc.keys, user, now, city_zone(svc.settings))
     key, style, view = _base_map(svc, _network(svc))
     traces = L.map_traces(b.rows, b.units, selected)
     if seen.get("map") == key:
@@ -154,7 +155,8 @@ def select(svc, user: User, incident_id: str | None, now: float | None = None
     if not incident_id:
         return nothing
     try:
-        d = I.detail(svc.r, svc.keys, user, incident_id, network=_network(svc), now=now)
+        d = I.detail(svc.r, svc.keys, user, incident_id, network=_network(svc), now=now,
+                     tz=city_zone(svc.settings))
     except I.NotFound:
         return nothing
     except redis.RedisError:
@@ -264,9 +266,10 @@ def audit_view(svc, user: User, who: str | None, count: int = 200) -> Any:
         raise PermissionError("view_audit")
     who = (who or "").strip()[:32] or None
     entries = audit.read(svc.r, svc.keys, who=who, count=count)
+    tz = city_zone(svc.settings)
     for e in entries:
         try:
-            e["at_local"] = datetime.fromtimestamp(float(e["at"]), SHANGHAI).strftime(
+            e["at_local"] = datetime.fromtimestamp(float(e["at"]), tz).strftime(
                 "%m-%d %H:%M:%S")
         except (TypeError, ValueError):
             e["at_local"] = ""

@@ -8,7 +8,14 @@ with 400 after the permission check. No callback registered here.
 """
 from __future__ import annotations
 
+import json
+
+from dash import ALL, ALLSMALLER, MATCH, Output
+
 from layouts import ids
+
+# a wildcard in a registered id, as the callback map spells it (JSON ``["ALL"]``)
+_WILDCARDS = {str([w.value]): w for w in (ALL, ALLSMALLER, MATCH)}
 
 def _is_prop_list(value) -> bool:
     """A list of ``{"id": str|dict, "property": str, ...}`` (a list of those for
@@ -97,8 +104,68 @@ def prop_value_problem(prop: str, value, component_id=None) -> str:
     return "" if ok else f"{prop}: wrong type"
 
 
+def _same_dependency(item: dict, registered_id, registered_prop: str) -> bool:
+    """Whether a body's ``{"id", "property"}`` names the registered dependency (a
+    pattern-matching id matches its wildcard, as Dash's own check does; ``prop@hash`` of an
+    allow_duplicate output is the plain property)."""
+    if isinstance(registered_id, str) and registered_id.startswith("{"):
+        try:
+            registered_id = {k: _WILDCARDS.get(str(v), v) for k, v in
+                             json.loads(registered_id).items()}
+        except (ValueError, AttributeError):
+            return False
+    try:
+        return Output(item["id"], item["property"].split("@")[0]) == \
+            Output(registered_id, registered_prop.split("@")[0])
+    except Exception:  # noqa: BLE001 - an id Dash cannot even compare is not the callback's
+        return False
+
+
+def _outputs_problem(outputs, entry: dict) -> str:
+    """Why the body's ``outputs`` are not the callback's: the shape the renderer sends (an
+    object for one output, a list of that many for several; a list where a pattern-matching
+    output names several components) naming the registered outputs. Dash checks the same
+    only inside the callback, where a mismatch is a 500."""
+    if entry.get("no_output"):
+        return ""
+    registered = entry.get("output")
+    multi = isinstance(registered, (list, tuple))
+    regs = list(registered) if multi else [registered]
+    if multi and not isinstance(outputs, list):
+        return "outputs: not a list"
+    specs = outputs if multi else [outputs]
+    if len(specs) != len(regs):
+        return "outputs: not the callback's"
+    for spec, reg in zip(specs, regs):
+        wild = isinstance(reg.component_id, dict)
+        items = spec if isinstance(spec, list) and wild else [spec]
+        for item in items:
+            if not (isinstance(item, dict) and isinstance(item.get("id"), (str, dict))
+                    and isinstance(item.get("property"), str)):
+                return "outputs: not a list of id/property"
+            if not _same_dependency(item, reg.component_id, reg.component_property):
+                return "outputs: not the callback's"
+    return ""
+
+
+def _inputs_problem(body: dict, entry: dict) -> str:
+    """Why the body's inputs and state are not the callback's (count, ids, properties)."""
+    for part in ("inputs", "state"):
+        sent, registered = body.get(part, []), entry.get(part, [])
+        if len(sent) != len(registered):
+            return "inputs/state: not the callback's"
+        for item, reg in zip(sent, registered):
+            for one in (item if isinstance(item, list) else [item]):
+                if not _same_dependency(one, reg.get("id"), str(reg.get("property"))):
+                    return f"{part}: not the callback's"
+    return ""
+
+
 def body_problem(req, callback_map: dict) -> str:
-    """Why a POST to /_dash-update-component is malformed ("" when it is well formed)."""
+    """Why a POST to /_dash-update-component is malformed or cannot be routed to a server
+    callback ("" when it can): not a JSON object, an unknown output, an output the browser
+    computes itself (a clientside callback has no server function), outputs, inputs or
+    state that are not the callback's."""
     try:
         body = req.get_json(silent=True)
     except RecursionError:
@@ -108,6 +175,9 @@ def body_problem(req, callback_map: dict) -> str:
     output = body.get("output")
     if not isinstance(output, str) or output not in callback_map:
         return "unknown output"
+    entry = callback_map[output]
+    if entry.get("callback") is None:
+        return "a clientside output: the browser computes it"
     if not isinstance(body.get("outputs"), (dict, list)):
         return "outputs: not an object or a list"
     for part in ("inputs", "state"):
@@ -116,11 +186,7 @@ def body_problem(req, callback_map: dict) -> str:
     changed = body.get("changedPropIds", [])
     if not (isinstance(changed, list) and all(isinstance(c, str) for c in changed)):
         return "changedPropIds: not a list of strings"
-    expected = callback_map[output]
-    if len(body.get("inputs", [])) != len(expected.get("inputs", [])) or \
-            len(body.get("state", [])) != len(expected.get("state", [])):
-        return "inputs/state: not the callback's"
-    return ""
+    return _outputs_problem(body["outputs"], entry) or _inputs_problem(body, entry)
 
 
 def values_problem(body: dict) -> str:

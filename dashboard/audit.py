@@ -19,7 +19,7 @@ import io
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Iterable, Sequence
 
 import redis
@@ -235,16 +235,17 @@ def _cell(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_START) else value
 
 
-def to_csv(entries: Sequence[dict[str, str]]) -> str:
-    """CSV text (UTF-8 with BOM so Excel opens Chinese text) with a local time column."""
+def to_csv(entries: Sequence[dict[str, str]], tz: tzinfo | None = None) -> str:
+    """CSV text (UTF-8 with BOM so Excel opens Chinese text) with a local time column (in
+    ``tz``, the city's zone)."""
     buf = io.StringIO()
     buf.write("\ufeff")
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow(["time_local", *AUDIT_FIELDS])
     for e in entries:
         try:
-            local = datetime.fromtimestamp(float(e.get("at") or 0), SHANGHAI).strftime(
-                "%Y-%m-%d %H:%M:%S")
+            local = datetime.fromtimestamp(float(e.get("at") or 0),
+                                           tz or SHANGHAI).strftime("%Y-%m-%d %H:%M:%S")
         except (TypeError, ValueError):
             local = ""
         w.writerow([local, *[_cell(str(e.get(f, ""))) for f in AUDIT_FIELDS]])

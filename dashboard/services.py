@@ -42,5 +42,12 @@ class Services:
 
         return get_network(self.settings.state_dir)
 
+    @property
+    def zone(self):
+        """The city's time zone (the ``timezone`` setting)."""
+        from dashboard.timeutil import city_zone
+
+        return city_zone(self.settings)
+
     def close(self) -> None:
         self.handle.close()

@@ -1,14 +1,20 @@
-"""Time helpers: aware datetimes, stored as UTC, shown in Asia/Shanghai; ``parse_time``
-reads the times people and feeds write."""
+"""Time helpers: aware datetimes, stored as UTC, shown in the city's time zone
+(``city_zone(settings)``: the ``timezone`` setting); ``parse_time`` reads the times people
+and feeds write."""
 from __future__ import annotations
 
 import re
 import unicodedata
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = timezone.utc
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+# the default of the ``timezone`` setting (and of the demo city); code that shows or reads
+# local times takes the city's zone from ``city_zone(settings)``, never this constant
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+SHANGHAI = ZoneInfo(DEFAULT_TIMEZONE)
 
 _WEIBO_RE = re.compile(
     r"^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s+"
@@ -19,6 +25,22 @@ _LOCAL_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%
                   "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日%H:%M",
                   "%Y年%m月%d日%H时%M分", "%Y%m%d%H%M%S", "%Y-%m-%d", "%Y/%m/%d")
 _DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d")
+
+
+@lru_cache(maxsize=32)
+def zone(name: str) -> ZoneInfo:
+    """The IANA time zone ``name`` (``Asia/Shanghai``, ``Asia/Tokyo``); ValueError when
+    there is no such zone."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+def city_zone(settings: Any) -> ZoneInfo:
+    """The city's time zone: the ``timezone`` setting of ``settings``
+    (``dashboard.settings.Settings``), in which local times are shown and read."""
+    return zone(getattr(settings, "timezone", None) or DEFAULT_TIMEZONE)
 
 
 def utcnow() -> datetime:

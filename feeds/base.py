@@ -7,7 +7,7 @@ is done once, in ``feeds.pipeline``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, ClassVar
 
 from dashboard.model import RoadEvent
@@ -28,7 +28,8 @@ class Rejected:
 
 @dataclass
 class ParseContext:
-    """What parsing may consult: the road network, the city bounds and the clock."""
+    """What parsing may consult: the road network, the city bounds, the clock, and the
+    city's time zone (times written without an offset are local) and own accounts."""
 
     network: Any  # dashboard.roads.RoadNetwork
     bbox: tuple[float, float, float, float]
@@ -38,6 +39,10 @@ class ParseContext:
     # the fusion's rules (dashboard.dispatch.fusion.FusionRules) when the pipeline should
     # put incident records on incidents after writing them; None: no fusion
     fusion: Any = None
+    # the city's time zone (``timeutil.city_zone``); None: dashboard.timeutil.DEFAULT_TIMEZONE
+    tz: tzinfo | None = None
+    # the police's own Weibo accounts (the profile's weibo_accounts)
+    accounts: tuple[str, ...] = ()
 
 
 @dataclass

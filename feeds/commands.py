@@ -1,4 +1,5 @@
-"""Command-line subcommands for the feeds: ``feeds``, ``ingest``, ``locate`` (and ``sim``).
+"""Command-line subcommands for the feeds: ``feeds``, ``housekeeping``, ``ingest``,
+``locate`` (and ``sim``).
 
 Each handler takes (args, settings) and returns the exit status.
 """
@@ -24,7 +25,7 @@ log = logging.getLogger("lukuang.feeds")
 
 def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
     """Run the configured feeds until SIGTERM or SIGINT; exit 0 after a clean stop."""
-    from .runner import run_feeds
+    from .runner import pollable, run_feeds
 
     feeds = configured_feeds(settings)
     if args.only:
@@ -32,21 +33,40 @@ def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
         if unknown:
             return fail(f"feeds: not configured: {', '.join(sorted(unknown))}")
         feeds = [f for f in feeds if f.name in args.only]
-    if not any(f.enabled for f in feeds):
-        return fail("feeds: no feed is configured (add [feeds.NAME] tables to the settings "
-                    "file, or run in demo mode)")
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: Any) -> None:
-        log.info("signal %s: finishing the current batches and stopping", signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    if not any(pollable(f) for f in feeds):
+        return fail("feeds: no feed is configured to poll (add [feeds.NAME] tables with a url "
+                    "to the settings file, or run in demo mode; drop feeds without a url "
+                    "arrive by `lukuang ingest`)")
+    stop = _stop_on_signals()
     try:
         run_feeds(settings, feeds, stop)
     except (redis.RedisError, OSError, ValueError) as exc:
         return fail(f"feeds: cannot reach Redis: {exc}", EXIT_FAIL)
+    return EXIT_OK
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: Any) -> None:
+        log.info("signal %s: finishing the current round and stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
+
+
+def cmd_housekeeping(args: argparse.Namespace, settings: Settings) -> int:
+    """Expire old events and record the congestion index every minute until SIGTERM: what a
+    feed runner does besides polling (``lukuang run`` starts it when it runs no feeds)."""
+    from .runner import run_housekeeping
+
+    try:
+        run_housekeeping(settings, _stop_on_signals())
+    except (redis.RedisError, OSError, ValueError) as exc:
+        return fail(f"housekeeping: cannot reach Redis: {exc}", EXIT_FAIL)
     return EXIT_OK
 
 
@@ -73,14 +93,22 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     except (redis.RedisError, OSError, ValueError) as exc:
         return fail(f"ingest: cannot reach Redis: {exc}", EXIT_FAIL)
     try:
+        from dashboard.congestion import record_congestion_index
         from dashboard.roads.network import get_network
 
         store = Store.from_settings(handle.client, settings)
-        ctx = make_context(get_network(settings.state_dir), settings, name)
+        network = get_network(settings.state_dir)
+        ctx = make_context(network, settings, name)
+        polled = any(f.name == name and f.mode == "poll" and f.enabled
+                     for f in configured_feeds(settings))
+        if not polled:   # a one-off file: judged by its result, never stale afterwards
+            store.update_feed_health(name, None, mode="drop", source=f"file {path.name}")
         try:
             summary = ingest_payload(adapter, payload, ctx, store, feed=name)
         except PayloadError as exc:
             return fail(f"ingest: {path}: unusable {args.feed} payload: {exc}")
+        if summary.congestion_segments:   # the trend chart at once, not at the next minute
+            record_congestion_index(store, network, stale_s=settings.congestion_stale_s)
     finally:
         handle.close()
     emit({"feed": name, "file": str(path), "accepted": summary.accepted, "new": summary.new,
@@ -111,6 +139,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("feeds", help="run the configured feeds until SIGTERM")
     p.add_argument("--only", nargs="+", metavar="FEED", help="run only these feeds")
     p.set_defaults(handler=cmd_feeds)
+    p = sub.add_parser("housekeeping", help="expire old events and record the congestion "
+                                            "index every minute (what `lukuang run` starts "
+                                            "when it polls no feed)")
+    p.set_defaults(handler=cmd_housekeeping)
     p = sub.add_parser("ingest", help="ingest one payload file; prints a JSON summary "
                                       "(exit 2 when the file is unusable)")
     p.add_argument("feed", choices=FEED_NAMES, metavar="FEED",

@@ -1,19 +1,19 @@
 """122 hotline / citizen-app CSV drops → reports (and incidents for accidents).
 
 Files come as UTF-8 (with or without BOM), GBK/GB18030 or UTF-16 (Excel "Unicode
-text"), comma- or tab-separated, with Chinese headers. Times without an offset are
-Asia/Shanghai. Phone numbers and names go only to ``ParseResult.private``; the event
-text is masked. A drop is a batch of new tickets, not a snapshot.
+text"), comma- or tab-separated, with Chinese headers. Times without an offset are in
+the city's zone (``ParseContext.tz``, the ``timezone`` setting). Phone numbers and names
+go only to ``ParseResult.private``; the event text is masked. A drop is a batch of new tickets, not a snapshot.
 """
 from __future__ import annotations
 
 import csv
 import io
 import re
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
-from dashboard.masking import mask_name, mask_phone, mask_text
+from dashboard.masking import mask_known, mask_name, mask_phone, mask_text
 from dashboard.model import MAX_TEXT, EventError, RoadEvent, point_problem, validate
 from dashboard.textfiles import csv_delimiter
 from dashboard.timeutil import SHANGHAI
@@ -93,13 +93,14 @@ def columns(header: list[str]) -> dict[str, int]:
     return found
 
 
-def parse_time(value: str) -> datetime:
-    """An aware datetime (``dashboard.timeutil.parse_time``); naive values are Asia/Shanghai."""
+def parse_time(value: str, tz: tzinfo | None = None) -> datetime:
+    """An aware datetime (``dashboard.timeutil.parse_time``); a value without an offset is
+    read in ``tz``, the city's zone (default: the default ``timezone`` setting)."""
     text = re.sub(r"\s+", " ", value.strip().replace("\u3000", " "))
     if not text:
         raise Bad("来电时间 missing")
     try:
-        dt = parse_any_time(text, SHANGHAI)
+        dt = parse_any_time(text, tz or SHANGHAI)
     except ValueError:
         raise Bad(f"来电时间: {text[:40]!r} is not a date-time") from None
     if not 2000 <= dt.year <= 2100:
@@ -169,15 +170,30 @@ def locate_text(text: str, ctx: ParseContext) -> tuple[float, float, str, tuple[
     return None
 
 
+def _known(row: list[str], cols: dict[str, int]) -> dict[str, list[str]]:
+    """The caller's name and phone in this row, to be masked wherever else they appear."""
+    def cell(field: str) -> str:
+        i = cols.get(field)
+        return row[i].strip()[:100] if i is not None and i < len(row) else ""
+    return {"names": [cell("name")], "numbers": [cell("phone")]}
+
+
+def _masked(text: str, known: dict[str, list[str]]) -> str:
+    """Free text of the row masked, the row's own name and phone included."""
+    return mask_text(mask_known(text, **known))
+
+
 def _row_raw(row: list[str], cols: dict[str, int]) -> str:
-    """The row as CSV for the quarantine, with its phone and name cells masked."""
+    """The row as CSV for the quarantine, with its phone and name cells masked (and
+    wherever else in the row they appear)."""
     cells = list(row)
+    known = _known(row, cols)
     for field, masker in (("phone", mask_phone), ("name", mask_name)):
         i = cols.get(field)
         if i is not None and i < len(cells) and cells[i].strip():
             cells[i] = masker(cells[i])
     out = io.StringIO()
-    csv.writer(out).writerow([mask_text(c[:MAX_PRIVATE_TEXT]) for c in cells])
+    csv.writer(out).writerow([_masked(c[:MAX_PRIVATE_TEXT], known) for c in cells])
     return out.getvalue()
 
 
@@ -226,12 +242,14 @@ class HotlineAdapter(Adapter):
                 ev, private = self._row(row, cols, prefix, ctx)
                 ev = validate(ev, ctx.bbox)
             except (Bad, EventError) as exc:
-                result.rejected.append(Rejected(str(exc), _row_raw(row, cols), ref))
+                # a reason quotes the cell it is about: that may be a phone in the wrong column
+                result.rejected.append(Rejected(_masked(str(exc), _known(row, cols)),
+                                                _row_raw(row, cols), ref))
                 continue
             except Exception as exc:  # noqa: BLE001 - one odd row never stops the rest
-                result.rejected.append(Rejected(
+                result.rejected.append(Rejected(_masked(
                     f"internal error: {exc.__class__.__name__}: {str(exc)[:200]}",
-                    _row_raw(row, cols), ref))
+                    _known(row, cols)), _row_raw(row, cols), ref))
                 continue
             result.events.append(ev)
             if private:
@@ -249,7 +267,7 @@ class HotlineAdapter(Adapter):
         if len(ticket) > 100 or any(c.isspace() for c in ticket):
             raise Bad("工单号: too long or contains spaces")
         ev_id = f"{prefix}:{ticket}"
-        observed = parse_time(cell("time"))
+        observed = parse_time(cell("time"), ctx.tz)
         type_text, content, place = cell("type")[:200], cell("text"), cell("location")[:500]
         kind, category, severity = classify(type_text, content[:MAX_TEXT])
         lon_s, lat_s = cell("lon"), cell("lat")
@@ -272,12 +290,13 @@ class HotlineAdapter(Adapter):
                 raise Bad(problem)
             seg, district, road = locate_point(ctx, lon, lat)
             confidence = {"intersection": 0.7, "landmark": 0.6}.get(how, 0.4)
-        masked = mask_text(content[:MAX_TEXT + 40])[:MAX_TEXT]
+        known = _known(row, cols)
+        masked = _masked(content[:MAX_TEXT + 40], known)[:MAX_TEXT]
         attrs: dict[str, Any] = {"located_by": how}
         if type_text:
-            attrs["hotline_type"] = mask_text(type_text)
+            attrs["hotline_type"] = _masked(type_text, known)
         if place:
-            attrs["location_text"] = mask_text(place)
+            attrs["location_text"] = _masked(place, known)
         names = list(roads)
         if road and road not in names:
             names.append(road)
@@ -285,7 +304,7 @@ class HotlineAdapter(Adapter):
             id=ev_id, kind=kind, category=category, severity=severity, source=self.name,
             observed_at=observed, lon=lon, lat=lat, segment_id=seg, district=district,
             road_names=tuple(n[:80] for n in names[:20]), starts_at=observed,
-            confidence=confidence, text=masked or mask_text(place), raw_ref=ev_id,
+            confidence=confidence, text=masked or _masked(place, known), raw_ref=ev_id,
             attrs=attrs)
         private = {k: v for k, v in (("phone", cell("phone")[:100]), ("name", cell("name")[:100]),
                                      ("raw_text", content[:MAX_PRIVATE_TEXT])) if v}

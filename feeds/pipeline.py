@@ -8,9 +8,12 @@ from datetime import datetime, timezone
 
 import redis
 
+from dashboard.city import split_names
 from dashboard.dispatch.fusion import FusionRules, fuse
 from dashboard.model import EventError, RoadEvent, validate
+from dashboard.roads.extent import city_bbox
 from dashboard.storage.store import Store
+from dashboard.timeutil import city_zone
 
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
 
@@ -155,8 +158,11 @@ def _fuse(store: Store, events: list[RoadEvent], ctx: ParseContext, summary: Ing
 
 
 def make_context(network, settings, feed: str, now: datetime | None = None) -> ParseContext:
-    return ParseContext(network=network, bbox=settings.city_bbox,
+    """What one payload of ``feed`` is parsed with: the city's bounds (``city_bbox``, else
+    the network's extent plus a margin), zone and accounts, the clock, the fusion rules."""
+    return ParseContext(network=network, bbox=city_bbox(settings, network),
                         now=now or datetime.now(timezone.utc), feed=feed,
-                        match_max_m=settings.match_max_m,
+                        match_max_m=settings.match_max_m, tz=city_zone(settings),
+                        accounts=split_names(settings.weibo_accounts),
                         fusion=FusionRules.from_settings(settings)
                         if settings.fusion_enabled else None)

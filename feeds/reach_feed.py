@@ -22,7 +22,7 @@ from dashboard.storage.keys import Keys
 from dashboard.comms.reach import ReachFileError, ReachStore, parse_csv_text, parse_statuses_text
 from dashboard.settings import Settings
 from dashboard.storage.store import Store
-from dashboard.timeutil import SHANGHAI
+from dashboard.timeutil import city_zone
 
 from .fetch import FetchError, fetch
 
@@ -39,10 +39,11 @@ _backfilled: set[tuple[str, str, str]] = set()   # (base url, first day, last da
 
 
 def _clients(settings: Settings, store_or_redis: Any) -> tuple[ReachStore, Store]:
+    tz = city_zone(settings)
     if isinstance(store_or_redis, Store):
-        return ReachStore(store_or_redis.r, store_or_redis.keys), store_or_redis
+        return ReachStore(store_or_redis.r, store_or_redis.keys, tz), store_or_redis
     keys = Keys(settings.key_prefix, settings.city)
-    return ReachStore(store_or_redis, keys), Store.from_settings(store_or_redis, settings)
+    return ReachStore(store_or_redis, keys, tz), Store.from_settings(store_or_redis, settings)
 
 
 def _get(url: str, expect: str) -> str:
@@ -117,7 +118,7 @@ def _backfill_periods(settings: Settings, newest: datetime) -> list[tuple[str, s
     """The holiday period around the newest post (or the latest before it) and the previous
     one of the same kind, as (first, last) ISO days."""
     cal = HolidayCalendar.load(settings.state_dir)
-    day = newest.astimezone(SHANGHAI).date()
+    day = newest.astimezone(city_zone(settings)).date()
     current = cal.period_at(day)
     if current is None:
         earlier = [p for p in cal.periods(day.year) if p.end < day]

@@ -9,6 +9,11 @@ minute and right after a congestion batch).
 Leases: ``SET lease <runner-id> NX PX ttl``, renewed each poll only by the holder, so
 two runners (on one host or several) never poll the same feed, and when a holder dies
 another takes the feed over once the lease runs out.
+
+A feed of mode "drop" (files delivered now and then, ``FeedConfig.mode``) is looked at only
+when it has a ``url`` (a file: a missing file is "no drop yet", not an error) and is never
+stale between drops; its health hash says ``mode=drop``. ``run_housekeeping`` is the
+housekeeping alone, for a host that polls nothing (``lukuang housekeeping``).
 """
 from __future__ import annotations
 
@@ -19,7 +24,9 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping
+from urllib.parse import unquote, urlsplit
 
 import redis
 
@@ -79,6 +86,21 @@ class _Observed(Adapter):
 
     def merge(self, result: ParseResult, store: Any, ctx: ParseContext) -> ParseResult:
         return self.inner.merge(result, store, ctx)
+
+
+def drop_path(feed: FeedConfig) -> Path | None:
+    """The file a "drop" feed's ``url`` names (a path or ``file:`` URL); None for a polled
+    feed or one without a file."""
+    url = feed.url
+    if feed.mode != "drop" or not url or ("://" in url and not url.startswith("file:")):
+        return None
+    return Path(unquote(urlsplit(url).path)) if url.startswith("file:") else Path(url)
+
+
+def pollable(feed: FeedConfig) -> bool:
+    """Whether a runner has anything to do for ``feed``: enabled, and polled or a drop
+    with a file to look at (a drop without ``url`` arrives by ``lukuang ingest`` only)."""
+    return feed.enabled and (feed.mode != "drop" or bool(feed.url))
 
 
 def resolve_adapter(feed: FeedConfig, adapters: Mapping[str, Any] | None = None) -> Adapter:
@@ -163,7 +185,7 @@ class FeedWorker:
     def _common(self, now: float) -> dict[str, str]:
         return {"last_poll_at": f"{now:.0f}", "runner": self.runner_id,
                 "interval_s": f"{self.feed.interval_s:g}", "source": public_url(self.feed.url),
-                **self.breaker.health()}
+                "mode": self.feed.mode, **self.breaker.health()}
 
     def poll_once(self) -> None:
         """One poll: fetch, ingest, record health. Never raises."""
@@ -184,6 +206,11 @@ class FeedWorker:
 
     def _poll(self, started: float) -> None:
         name = self.feed.name
+        drop = drop_path(self.feed)
+        if drop is not None and not drop.exists():   # no drop yet (or taken away): waiting
+            self.breaker.record_success()
+            self._health({"polls": 1}, **self._common(started))
+            return
         health = self.store.r.hgetall(self.store.keys.feed(name))
         url, headers = with_credentials(self.feed)
         result = fetch_with_retries(
@@ -308,15 +335,10 @@ def housekeeping(store: Store, network: Callable[[], Any], stop: threading.Event
         record_index()
 
 
-def run_feeds(settings: Settings, feeds: list[FeedConfig], stop_event: threading.Event, *,
-              store: Store | None = None, network: Callable[[], Any] | None = None,
-              adapters: Mapping[str, Any] | None = None, runner_id: str | None = None,
-              with_housekeeping: bool = True) -> None:
-    """Run every enabled feed until ``stop_event`` is set; return once they have stopped.
-
-    ``store``, ``network`` (a function returning the road network) and ``adapters``
-    (name → adapter, overriding ``feeds.registry``) are for tests and embedding.
-    """
+def _store_and_network(settings: Settings, store: Store | None,
+                       network: Callable[[], Any] | None):
+    """(the Redis handle this call opened or None, the store, a function returning the road
+    network): what the caller gave, else opened from ``settings``."""
     handle = None
     if store is None:
         from dashboard.storage.connection import open_redis
@@ -328,12 +350,44 @@ def run_feeds(settings: Settings, feeds: list[FeedConfig], stop_event: threading
             from dashboard.roads.network import get_network
 
             return get_network(settings.state_dir)
+    return handle, store, network
+
+
+def run_housekeeping(settings: Settings, stop_event: threading.Event, *,
+                     store: Store | None = None,
+                     network: Callable[[], Any] | None = None) -> None:
+    """Expire old events and record the congestion index every minute until ``stop_event``
+    is set: what ``run_feeds`` does besides polling, for a host that polls no feed (``lukuang
+    run --no-feeds``, or no feed configured) so that the index chart never stays empty.
+    Running it next to a feed runner is harmless: both writes of a minute are the same."""
+    handle, store, network = _store_and_network(settings, store, network)
+    log.info("housekeeping: expiring events and recording the congestion index every %.0f s",
+             INDEX_EVERY_S)
+    try:
+        housekeeping(store, network, stop_event, threading.Event(), settings.congestion_stale_s)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def run_feeds(settings: Settings, feeds: list[FeedConfig], stop_event: threading.Event, *,
+              store: Store | None = None, network: Callable[[], Any] | None = None,
+              adapters: Mapping[str, Any] | None = None, runner_id: str | None = None,
+              with_housekeeping: bool = True) -> None:
+    """Run every enabled feed until ``stop_event`` is set; return once they have stopped.
+
+    ``store``, ``network`` (a function returning the road network) and ``adapters``
+    (name → adapter, overriding ``feeds.registry``) are for tests and embedding.
+    """
+    handle, store, network = _store_and_network(settings, store, network)
     runner_id = runner_id or new_runner_id()
     congestion_written = threading.Event()
     threads: list[threading.Thread] = []
     try:
         for feed in feeds:
-            if not feed.enabled:
+            if not pollable(feed):
+                if feed.enabled and feed.mode == "drop":   # known as a drop feed on /feeds
+                    store.update_feed_health(feed.name, None, mode="drop")
                 continue
             try:
                 adapter = resolve_adapter(feed, adapters)

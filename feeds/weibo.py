@@ -26,8 +26,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from dashboard.roads.locate import Location, classify_text, locate_text
-from dashboard.masking import mask_text
+from dashboard.masking import mask_known, mask_screen_name, mask_text
 from dashboard.model import RoadEvent
+from dashboard.settings import DEMO_PROFILE
 
 from .parsing import Bad, load_json
 from .base import Adapter, ParseContext, ParseResult, PayloadError, Rejected
@@ -122,6 +123,47 @@ def raw_of(record: Any) -> bytes:
         return repr(record)[:65536].encode("utf-8", "replace")
 
 
+_KEEP_RAW = ("idstr", "id", "mid", "created_at", "reposts_count", "comments_count",
+             "attitudes_count", "geo")
+
+
+def quarantine_raw(record: Any) -> bytes:
+    """A status as it came, for the quarantine, with its personal data masked: every
+    string (text, source …) masked, the author's screen name wherever it appears, and the
+    user object reduced to the masked screen name and follower count. The quarantine is
+    shown to roles that may not see personal data; the raw status itself is the private
+    data of an accepted report only."""
+    def screen_names(rec: Any) -> list[str]:
+        if not isinstance(rec, dict):
+            return []
+        user = rec.get("user") if isinstance(rec.get("user"), dict) else {}
+        sn = user.get("screen_name") or user.get("name")
+        out = [plain_text(sn)[:MAX_SCREEN_NAME]] if isinstance(sn, str) else []
+        return out + screen_names(rec.get("retweeted_status"))
+
+    names = screen_names(record)
+
+    def clean(value: Any, key: str = "", depth: int = 0) -> Any:
+        if depth > 20:
+            return None
+        if isinstance(value, str):
+            return value if key in _KEEP_RAW else mask_text(mask_known(value, names=names))
+        if isinstance(value, list):
+            return [clean(v, key, depth + 1) for v in value[:MAX_STATUSES]]
+        if isinstance(value, dict):
+            if key in ("user", "retweeted_user"):
+                sn = value.get("screen_name")
+                return {"screen_name": mask_screen_name(plain_text(sn)) if isinstance(sn, str)
+                        else "", "followers_count": value.get("followers_count")}
+            return {str(k): (v if k in _KEEP_RAW and not isinstance(v, (dict, list))
+                             else clean(v, str(k), depth + 1)) for k, v in value.items()}
+        return value
+    try:
+        return raw_of(clean(record))
+    except RecursionError:
+        return b""
+
+
 def statuses_of(doc: Any) -> list[Any]:
     """The statuses in a mentions / timeline / search / show / repost / comments response."""
     if isinstance(doc, list):
@@ -178,7 +220,9 @@ class WeiboAdapter(Adapter):
     ttl_s = None                       # the report default (1 h after the last report)
     window_s: float = 1800             # merge window, measured from a cluster's last report
     max_age_s: float = 24 * 3600       # older statuses (search results) are not live reports
-    accounts: tuple[str, ...] = ("泰山交警", "泰安交警", "泰安公安交警")
+    # the police's own accounts (a status mentioning one is flagged): the city profile's
+    # weibo_accounts through ``ParseContext.accounts``; the demo city's without one
+    accounts: tuple[str, ...] = tuple(DEMO_PROFILE["weibo_accounts"].split(","))
 
     # -- parse ------------------------------------------------------------------------
     def parse(self, payload: bytes, ctx: ParseContext) -> ParseResult:
@@ -197,14 +241,14 @@ class WeiboAdapter(Adapter):
                         ref = status_id(status)
                     except Bad:
                         pass
-                result.rejected.append(Rejected(str(exc), raw_of(status),
+                result.rejected.append(Rejected(mask_text(str(exc)), quarantine_raw(status),
                                                 f"weibo:{ref}" if ref else ""))
                 continue
             result.events.append(ev)
             result.private[ev.id] = private
         for status in statuses[MAX_STATUSES:]:
             result.rejected.append(Rejected(f"more than {MAX_STATUSES} statuses in one payload",
-                                            raw_of(status)))
+                                            quarantine_raw(status)))
         return result
 
     def status_event(self, status: Any, ctx: ParseContext) -> tuple[RoadEvent, dict[str, str]]:
@@ -233,7 +277,8 @@ class WeiboAdapter(Adapter):
                       f"(created_at {observed.isoformat()})")
         lon, lat = point
         category, _kind, severity = classify_text(text)
-        masked = mask_text(text)
+        # the author's own name (self-mentions, "我是泰安小李") goes wherever it appears
+        masked = mask_text(mask_known(text, names=[screen_name]))
         if len(masked) > MAX_DISPLAY_TEXT:
             masked = masked[:MAX_DISPLAY_TEXT - 1] + "…"
         roads = loc.roads if loc is not None else ()
@@ -247,8 +292,8 @@ class WeiboAdapter(Adapter):
             "comments": count(status.get("comments_count")),
             "likes": count(status.get("attitudes_count")),
             "followers": count(user.get("followers_count")),
-            "screen_name": mask_text(screen_name),
-            "mention": any(f"@{a}" in compact for a in self.accounts),
+            "screen_name": mask_screen_name(screen_name),
+            "mention": any(f"@{a}" in compact for a in ctx.accounts or self.accounts),
             "precision": precision,
             "direction": loc.direction if loc is not None else "",
             "landmark": loc.landmark if loc is not None else "",

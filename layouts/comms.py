@@ -41,8 +41,10 @@ def _field(label: str, component) -> html.Label:
                        component], style={"minWidth": "160px"})
 
 
-def composer() -> html.Div:
-    """Template picker, source picker, control form, tags, the editable text."""
+def composer(hashtags: str = "", city_name: str = "") -> html.Div:
+    """Template picker, source picker, control form, tags (``hashtags``: the city
+    profile's, comma-separated), the editable text."""
+    hint = f"{city_name}发布, {city_name}交通广播" if city_name else "发布, 交通广播"
     return html.Div(style=_BOX, children=[
         html.H2("撰写 Compose", style={"marginTop": 0}),
         html.Div(style=_ROW, children=[
@@ -53,9 +55,9 @@ def composer() -> html.Div:
                                              placeholder="（路况播报无需选择）",
                                              style={"width": "420px"})),
             _field("话题 Hashtags", dcc.Input(id=ids.COMMS_HASHTAGS, type="text",
-                                            value="泰安路况", maxLength=200)),
+                                            value=hashtags, maxLength=200)),
             _field("@提及 Mentions", dcc.Input(id=ids.COMMS_MENTIONS, type="text", value="",
-                                             placeholder="泰安发布, 泰安交通广播",
+                                             placeholder=hint,
                                              maxLength=200)),
         ]),
         html.Div(id=ids.COMMS_CONTROL_FORM, style={**_ROW, "display": "none",
@@ -247,13 +249,14 @@ def headline(items: Sequence[tuple[str, str, str]]) -> html.Div:
 
 
 def layout(period_options: Sequence[dict[str, str]], period_value: str | None,
-           refresh_ms: int = 30_000) -> html.Div:
-    """The whole page."""
+           refresh_ms: int = 30_000, hashtags: str = "", city_name: str = "") -> html.Div:
+    """The whole page (the composer's default topics ``hashtags``, its hints naming
+    ``city_name``)."""
     return html.Div(className="lk-page", children=[
         nav("/comms"),
         html.H1("宣传 Comms"),
         dcc.Interval(id=ids.COMMS_TICK, interval=refresh_ms, n_intervals=0),
-        composer(),
+        composer(hashtags, city_name),
         previews(),
         review(),
         reports(),

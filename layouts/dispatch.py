@@ -13,6 +13,7 @@ import dash_ag_grid as dag
 from dash import dcc, html
 
 from dashboard.dispatch.labels import UNIT_STATUS_LABELS as UNIT_STATUS_ZH, UNIT_TYPE_LABELS
+from dashboard.masking import plotly_text
 from dashboard.roads import basemap
 
 from . import ids
@@ -221,7 +222,8 @@ def empty_figure() -> dict[str, Any]:
 def map_traces(rows: Sequence[dict[str, Any]], units: Sequence[dict[str, Any]],
                selected: str | None) -> list[dict[str, Any]]:
     """Five traces: links unit → incident, units, incidents, the selected incident ring.
-    Hover text is built from masked fields only."""
+    Hover text is built from masked fields only, as plain text (``plotly_text``: plotly
+    would draw a unit callsign ``<a href=…>`` from a feed as a link)."""
     inc_by_id = {r["id"]: r for r in rows}
     link_lon: list[Any] = []
     link_lat: list[Any] = []
@@ -239,18 +241,19 @@ def map_traces(rows: Sequence[dict[str, Any]], units: Sequence[dict[str, Any]],
         {"type": "scattermap", "mode": "markers", "name": "警力 units",
          "lon": [u["lon"] for u in shown_units], "lat": [u["lat"] for u in shown_units],
          "customdata": [f"unit:{u['id']}" for u in shown_units],
-         "hovertext": [f"{u.get('callsign') or u['id']} · "
-                       f"{UNIT_TYPE_LABELS.get(u.get('type', ''), u.get('type', ''))} · "
-                       f"{UNIT_STATUS_LABELS.get(u.get('status', ''), u.get('status', ''))}"
-                       for u in shown_units],
+         "hovertext": [plotly_text(
+             f"{u.get('callsign') or u['id']} · "
+             f"{UNIT_TYPE_LABELS.get(u.get('type', ''), u.get('type', ''))} · "
+             f"{UNIT_STATUS_LABELS.get(u.get('status', ''), u.get('status', ''))}")
+             for u in shown_units],
          "hoverinfo": "text",
          "marker": {"size": 9, "color": [UNIT_COLOURS.get(u.get("status", ""), "#ccc")
                                          for u in shown_units], "opacity": 0.95}},
         {"type": "scattermap", "mode": "markers", "name": "事件 incidents",
          "lon": [r["lon"] for r in rows], "lat": [r["lat"] for r in rows],
          "customdata": [r["id"] for r in rows],
-         "hovertext": [f"{r['id']} · {r['status_label']} · {r['category']} · {r['place']}"
-                       for r in rows],
+         "hovertext": [plotly_text(f"{r['id']} · {r['status_label']} · {r['category']} · "
+                                   f"{r['place']}") for r in rows],
          "hoverinfo": "text",
          "marker": {"size": [10 + 3 * int(r.get("severity") or 0) for r in rows],
                     "color": [STATUS_COLOURS.get(r["status"], "#ccc") for r in rows]}},

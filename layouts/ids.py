@@ -22,6 +22,8 @@ WALL_CONN_BANNER = "wall-conn-banner"
 WALL_STALE_BANNER = "wall-stale-banner"
 WALL_CLOCK = "wall-clock"
 WALL_VIEW_NAME = "wall-view-name"
+WALL_MAP_DATA = "wall-map-data"          # the MapLibre map's messages: setup, levels, markers
+WALL_MAP_APPLIED = "wall-map-applied"    # what the page's map holds (written in the browser)
 
 # feeds page
 FEEDS_TICK = "feeds-tick"

@@ -15,7 +15,7 @@ from . import comms as comms_layout
 from . import dispatch as dispatch_layout
 from . import feeds_page
 from . import wall as wall_layout
-from .shell import nav
+from .shell import nav, with_account
 
 
 def home() -> html.Div:
@@ -24,8 +24,9 @@ def home() -> html.Div:
         html.P("Real-time road conditions for the command centre. Choose a page above.")])
 
 
-def login(error: str = "", next: str = "/", **_: str) -> html.Div:
-    """A plain form posting to the server's /login route (no script needed)."""
+def login(error: str = "", next: str = "/", csrf: str = "", **_: str) -> html.Div:
+    """A plain form posting to the server's /login route (no script needed); ``csrf`` is the
+    browser's token, checked when the browser sends neither Origin nor Referer."""
     return html.Div(className="lk-page lk-login", children=[
         html.H1("路况 Lukuang · 登录"),
         html.P(error, className="lk-error") if error else None,
@@ -35,9 +36,15 @@ def login(error: str = "", next: str = "/", **_: str) -> html.Div:
             html.Label(["密码 Password", dcc.Input(name="password", type="password",
                                                  autoComplete="current-password")]),
             dcc.Input(name="next", type="hidden", value=next if next.startswith("/") else "/"),
+            dcc.Input(name="csrf", type="hidden", value=csrf),
             html.Button("登录 Log in", type="submit"),
         ]),
     ])
+
+
+def signed_in(page: html.Div, user_name: str, csrf: str) -> html.Div:
+    """A desk page with "logged in as NAME · 退出" (a logout form) in its nav bar."""
+    return with_account(page, user_name, csrf)
 
 
 def login_needed() -> html.Div:
@@ -52,12 +59,14 @@ def forbidden(role: str) -> html.Div:
         html.P(f"Your role ({role}) cannot open this page.", className="lk-muted")])
 
 
-def wall(refresh_s: float, city_name: str, tick_s: float | None = None) -> html.Div:
+def wall(refresh_s: float, city_name: str, tick_s: float | None = None,
+         wall_map: str = "maplibre") -> html.Div:
     """The wall, asking for a new data version every ``tick_s`` seconds (else every
-    ``refresh_s``); an unchanged answer costs one Redis GET."""
+    ``refresh_s``); an unchanged answer costs one Redis GET. ``wall_map``: the map kind
+    (settings.wall_map)."""
     tick = min(tick_s, refresh_s) if tick_s else refresh_s
     return wall_layout.layout(refresh_ms=max(250, int(tick * 1000)), city_name=city_name,
-                              legend_items=legend_items())
+                              legend_items=legend_items(), wall_map=wall_map)
 
 
 def dispatch(permissions: Iterable[str], tick_s: float = 5.0) -> html.Div:
@@ -66,13 +75,15 @@ def dispatch(permissions: Iterable[str], tick_s: float = 5.0) -> html.Div:
     return dispatch_layout.layout(permissions, tick_ms=max(250, int(tick_s * 1000)))
 
 
-def comms(calendar: HolidayCalendar, today: date) -> html.Div:
-    """The comms page; the reach panel offers ``calendar``'s periods around ``today``."""
+def comms(calendar: HolidayCalendar, today: date, hashtags: str = "",
+          city_name: str = "") -> html.Div:
+    """The comms page; the reach panel offers ``calendar``'s periods around ``today`` (the
+    city's day), the composer the city profile's ``hashtags``."""
     periods, current = period_choices(calendar, today)
     options = [{"value": period_value(p), "label": p.label + (" (暂定)" if p.provisional else "")}
                for p in periods]
     return comms_layout.layout(options, period_value(current) if current else None,
-                               refresh_ms=30_000)
+                               refresh_ms=30_000, hashtags=hashtags, city_name=city_name)
 
 
 def feeds() -> html.Div:

@@ -118,8 +118,18 @@ def freshness_strip(fresh: list[dict[str, Any]], age_text) -> list[html.Span]:
     return out
 
 
+def map_panel(wall_map: str = "maplibre") -> Any:
+    """The map: an empty container that the browser fills with a MapLibre map
+    (assets/wall_map.js, fed through the ``WALL_MAP_DATA`` store), or the plotly figure."""
+    if wall_map == "plotly":
+        return dcc.Graph(id=ids.WALL_MAP, figure=PLACEHOLDER_FIGURE, config=MAP_CONFIG,
+                         className="lk-map-graph", style={"height": "100%", "width": "100%"})
+    return html.Div(id=ids.WALL_MAP, className="lk-map-gl")
+
+
 def layout(refresh_ms: int = 5000, slow_ms: int = 10_000, city_name: str = "",
-           legend_items: list[dict[str, str]] | None = None) -> html.Div:
+           legend_items: list[dict[str, str]] | None = None,
+           wall_map: str = "maplibre") -> html.Div:
     """The whole wall. Data arrives through the refresh callbacks."""
     return html.Div(id=ids.WALL_ROOT, className="lk-wall", children=[
         dcc.Location(id=ids.WALL_URL, refresh=False),
@@ -127,6 +137,8 @@ def layout(refresh_ms: int = 5000, slow_ms: int = 10_000, city_name: str = "",
         dcc.Interval(id=ids.WALL_SLOW_TICK, interval=slow_ms, n_intervals=0),
         dcc.Store(id=ids.WALL_VERSION, data=None),
         dcc.Store(id=ids.WALL_SCALE, data=None),
+        dcc.Store(id=ids.WALL_MAP_DATA, data=None),
+        dcc.Store(id=ids.WALL_MAP_APPLIED, data=None),
         html.Header(className="lk-wall-header", children=[
             html.Div(className="lk-wall-title", children=[
                 html.Span("路况", className="lk-wall-brand"),
@@ -140,10 +152,7 @@ def layout(refresh_ms: int = 5000, slow_ms: int = 10_000, city_name: str = "",
         ]),
         html.Main(className="lk-wall-main", children=[
             html.Section(className="lk-wall-map", children=[
-                html.Div(className="lk-map-frame", children=[
-                    dcc.Graph(id=ids.WALL_MAP, figure=PLACEHOLDER_FIGURE, config=MAP_CONFIG,
-                              className="lk-map-graph",
-                              style={"height": "100%", "width": "100%"})]),
+                html.Div(className="lk-map-frame", children=[map_panel(wall_map)]),
                 legend(legend_items or []),
             ]),
             html.Aside(className="lk-wall-side", children=[

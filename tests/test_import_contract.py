@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 # dashboard's layers, lowest first; a unit is a top-level module or a package of dashboard/
 LAYERS: list[set[str]] = [
     {"settings", "model", "timeutil", "masking", "congestion", "textfiles"},
-    {"storage"},
+    {"storage", "city"},   # city: the profile (settings + timeutil), below every domain
     {"auth", "audit"},
     {"roads"},
     {"dispatch"},

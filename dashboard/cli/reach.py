@@ -22,6 +22,7 @@ from dashboard.comms.holidays import KINDS, HolidayCalendar, HolidayError
 from dashboard.storage.keys import Keys
 from dashboard.comms.reach import ReachFileError, ReachStore, report
 from dashboard.settings import Settings
+from dashboard.timeutil import city_zone
 
 MAX_FILE_BYTES = 50 * 1024 * 1024
 
@@ -30,7 +31,8 @@ def _reach_store(settings: Settings) -> ReachStore:
     from dashboard.storage.connection import open_redis
 
     handle = open_redis(settings, start_embedded=False)
-    return ReachStore(handle.client, Keys(settings.key_prefix, settings.city))
+    return ReachStore(handle.client, Keys(settings.key_prefix, settings.city),
+                      city_zone(settings))
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,4 +1,9 @@
-"""Start and watch the processes of ``lukuang run``; stop them all cleanly on a signal."""
+"""Start and watch the processes of ``lukuang run``; stop them all cleanly on a signal.
+
+A child that exits is restarted with a growing delay, unless it exited with the usage
+status (2: its configuration cannot work, e.g. no feed configured): restarting it would only
+say so again every 30 s, so it is left stopped and said once.
+"""
 from __future__ import annotations
 
 import logging
@@ -9,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 log = logging.getLogger("lukuang.run")
+EXIT_USAGE = 2   # dashboard.cli.commands.EXIT_USAGE: a configuration problem, not a crash
 
 
 @dataclass
@@ -19,6 +25,7 @@ class Child:
     proc: subprocess.Popen | None = None
     restarts: int = 0
     started_at: float = 0.0
+    given_up: bool = False  # exited with EXIT_USAGE: not restarted
 
 
 @dataclass
@@ -57,6 +64,11 @@ class Supervisor:
                     log.error("%s exited with %s; stopping", child.name, code)
                     self.stopping, status = True, code or 1
                     break
+                if code == EXIT_USAGE:
+                    log.error("%s exited with %s (its configuration cannot work, see above); "
+                              "not restarting it", child.name, code)
+                    child.proc, child.given_up = None, True
+                    continue
                 child.restarts += 1
                 delay = min(30.0, 2 ** min(child.restarts, 5))
                 if time.monotonic() - child.started_at > 60:
@@ -84,9 +96,17 @@ class Supervisor:
                 child.proc.wait()
 
 
-def child_env(redis_url: str, state_dir: str) -> dict[str, str]:
+def child_env(redis_url: str, state_dir: str, *, demo: bool | None = None,
+              config_file: str | os.PathLike | None = None) -> dict[str, str]:
+    """The children's environment: this one with the Redis URL and state directory in use,
+    ``LUKUANG_DEMO`` as ``lukuang run`` decided it (``--no-demo``) and the settings file it
+    read (``--config``), so that every child sees the same settings."""
     env = dict(os.environ)
     env["REDIS_URL"] = redis_url
     env["LUKUANG_STATE_DIR"] = state_dir
+    if demo is not None:
+        env["LUKUANG_DEMO"] = "1" if demo else "0"
+    if config_file:
+        env["LUKUANG_CONFIG"] = str(config_file)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env

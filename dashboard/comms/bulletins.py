@@ -3,11 +3,13 @@
 
 Every template is a pure function of (data, now) returning a ``Bulletin``: a title, a
 body, hashtags and @-mentions, plus what a later "cleared" follow-up needs (where, what,
-when). ``Bulletin.text`` is the Weibo-style full text ``#泰安路况#【路况播报】正文 @账号``;
+when). ``Bulletin.text`` is the Weibo-style full text ``#泰安路况#【路况播报】正文 @账号``
+(the topics and the signing 交警 are the city profile's: ``hashtags``, ``sms_signature``);
 ``dashboard.channels`` fits a bulletin to each medium.
 
 Wording decisions:
-- Times are local (Asia/Shanghai) and written ``10月1日9时30分``; on the hour ``10月1日9时``.
+- Times are local to the zone of the template's ``now`` (the caller gives ``now`` in the
+  city's zone, ``timeutil.city_zone``) and written ``10月1日9时30分``; on the hour ``10月1日9时``.
 - Congestion words follow the map providers' scale: 2 缓行, 3 拥堵, 4 严重拥堵.
 - A stretch is ``东岳大街(青年路—迎胜路)``: the road, then the named cross streets at its
   ends in the network's order along the road (west→east, south→north); stretches are
@@ -22,13 +24,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any, Iterable, Sequence
 
 from dashboard.masking import mask_text
 from dashboard.model import RoadEvent
 from dashboard.roads.stretches import Stretch, StretchFinder
 from dashboard.roads.works import live_works
+from dashboard.settings import DEMO_PROFILE
 from dashboard.timeutil import SHANGHAI
 
 KINDS = ("traffic", "accident", "roadworks", "control", "holiday", "cleared", "free")
@@ -36,7 +39,9 @@ KIND_TITLES = {"traffic": "路况播报", "accident": "事故快报", "roadworks
                "control": "交通管制", "holiday": "假期出行提示", "cleared": "恢复通行",
                "free": "路况信息"}
 LEVEL_WORDS = {2: "缓行", 3: "拥堵", 4: "严重拥堵"}
-DEFAULT_HASHTAGS = ("泰安路况",)
+# the demo city's topics and issuer; drafting passes the configured ones (drafts.build)
+DEFAULT_HASHTAGS = tuple(DEMO_PROFILE["hashtags"].split(","))
+DEFAULT_ISSUER = DEMO_PROFILE["sms_signature"].strip("【】")
 TRAFFIC_MAX_LEN = 140        # 路况播报 fits the Weibo feed preview by default
 MAX_LIST_ITEMS = 5           # per section of the holiday advisory
 
@@ -152,11 +157,12 @@ def parse_text(text: str, kind: str = "free") -> Bulletin:
 
 
 # -- wording helpers --------------------------------------------------------------------
-def cn_time(dt: datetime, with_date: bool = True) -> str:
-    """``10月1日9时30分`` (local time); ``10月1日9时`` on the hour."""
+def cn_time(dt: datetime, with_date: bool = True, tz: tzinfo | None = None) -> str:
+    """``10月1日9时30分`` (local time in ``tz``, the city's zone; default the default
+    ``timezone`` setting); ``10月1日9时`` on the hour."""
     if dt.tzinfo is None:
         raise ValueError("cn_time needs an aware datetime")
-    lt = dt.astimezone(SHANGHAI)
+    lt = dt.astimezone(tz or SHANGHAI)
     hm = f"{lt.hour}时" + (f"{lt.minute}分" if lt.minute else "")
     return f"{lt.month}月{lt.day}日{hm}" if with_date else hm
 
@@ -165,16 +171,17 @@ def cn_date(d: date) -> str:
     return f"{d.month}月{d.day}日"
 
 
-def cn_span(start: datetime | None, end: datetime | None) -> str:
-    """``10月1日8时至10月7日18时``, ``10月1日8时至18时`` (same day), ``自10月1日8时起``."""
+def cn_span(start: datetime | None, end: datetime | None, tz: tzinfo | None = None) -> str:
+    """``10月1日8时至10月7日18时``, ``10月1日8时至18时`` (same day), ``自10月1日8时起``
+    (local time in ``tz``, as ``cn_time``)."""
     if start and end:
-        s, e = start.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
-        tail = cn_time(end, with_date=s.date() != e.date())
-        return f"{cn_time(start)}至{tail}"
+        s, e = start.astimezone(tz or SHANGHAI), end.astimezone(tz or SHANGHAI)
+        tail = cn_time(end, with_date=s.date() != e.date(), tz=tz)
+        return f"{cn_time(start, tz=tz)}至{tail}"
     if start:
-        return f"自{cn_time(start)}起"
+        return f"自{cn_time(start, tz=tz)}起"
     if end:
-        return f"即日起至{cn_time(end)}"
+        return f"即日起至{cn_time(end, tz=tz)}"
     return "即日起"
 
 
@@ -276,7 +283,7 @@ def traffic_report(stretches: Sequence[Stretch], now: datetime, *,
     At least the worst stretch is always named.
     """
     title = KIND_TITLES["traffic"]
-    when = f"截至{cn_time(now)}"
+    when = f"截至{cn_time(now, tz=now.tzinfo)}"
     items = sorted((s for s in stretches if s.level in LEVEL_WORDS),
                    key=lambda s: (-s.level, -s.length_m, s.label))
     common = dict(kind="traffic", title=title, hashtags=tuple(clean_tag(t) for t in hashtags),
@@ -316,7 +323,7 @@ def incident_notice(ev: RoadEvent, now: datetime, *, status: str | None = None,
     happened = ev.starts_at or ev.observed_at
     where = place or event_place(ev)
     action = STATUS_PHRASES.get(status or "", DEFAULT_STATUS_PHRASE)
-    body = (f"{cn_time(happened)}，{where}{what}，{action}。"
+    body = (f"{cn_time(happened, tz=now.tzinfo)}，{where}{what}，{action}。"
             "请过往车辆减速慢行，注意避让。")
     return Bulletin("accident", title, body, tuple(clean_tag(t) for t in hashtags),
                     tuple(clean_tag(m) for m in mentions), now.isoformat(), (ev.id,), where,
@@ -338,7 +345,8 @@ def roadworks_notice(works: Works, now: datetime, *,
         advice = "请过往车辆减速慢行，提前选择绕行路线。"
     else:
         how, advice = "进行道路施工", "请过往车辆减速慢行，注意安全。"
-    body = f"因道路施工，{cn_span(works.starts_at, works.ends_at)}，{works.place}{how}。{advice}"
+    span = cn_span(works.starts_at, works.ends_at, now.tzinfo)
+    body = f"因道路施工，{span}，{works.place}{how}。{advice}"
     return Bulletin("roadworks", KIND_TITLES["roadworks"], body,
                     tuple(clean_tag(t) for t in hashtags), tuple(clean_tag(m) for m in mentions),
                     now.isoformat(), works.ids, works.place, "道路施工",
@@ -352,7 +360,8 @@ def control_notice(ctl: Control, now: datetime, *,
     reason = f"因{ctl.reason}，" if ctl.reason else ""
     measure = f"，{ctl.measure}" if ctl.measure else ""
     detour = f"请过往车辆经{ctl.detour}绕行" if ctl.detour else "请过往车辆提前绕行"
-    body = (f"{reason}{cn_span(ctl.starts_at, ctl.ends_at)}，对{ctl.place}实行交通管制{measure}。"
+    body = (f"{reason}{cn_span(ctl.starts_at, ctl.ends_at, now.tzinfo)}，对{ctl.place}"
+            f"实行交通管制{measure}。"
             f"{detour}，给您带来的不便敬请谅解。")
     return Bulletin("control", KIND_TITLES["control"], body,
                     tuple(clean_tag(t) for t in hashtags), tuple(clean_tag(m) for m in mentions),
@@ -364,17 +373,18 @@ def holiday_advisory(kinds: Sequence[str], start: date, end: date, now: datetime
                      congested: Sequence[str] = (), accident_prone: Sequence[str] = (),
                      works: Sequence[Works] = (), tips: Sequence[str] = DEFAULT_TIPS,
                      hashtags: Sequence[str] = DEFAULT_HASHTAGS, mentions: Sequence[str] = (),
-                     max_items: int = MAX_LIST_ITEMS) -> Bulletin:
+                     max_items: int = MAX_LIST_ITEMS, issuer: str = DEFAULT_ISSUER) -> Bulletin:
     """假期出行提示 in the 两公布一提示 structure: 易拥堵路段, 事故易发路段, 施工路段,
-    温馨提示. Each list keeps at most ``max_items`` items, then "等"."""
+    温馨提示, said by ``issuer`` (the city profile's, e.g. 泰安交警). Each list keeps at most
+    ``max_items`` items, then "等"."""
     name = holiday_short_name(kinds)
     title = f"{name}{KIND_TITLES['holiday']}"
     work_items = []
     for w in works:
-        when = cn_span(w.starts_at, w.ends_at) if (w.starts_at or w.ends_at) else ""
+        when = cn_span(w.starts_at, w.ends_at, now.tzinfo) if (w.starts_at or w.ends_at) else ""
         work_items.append(f"{w.place}({when})" if when else w.place)
     tip_text = "；".join(t.rstrip("。；;") for t in tips if t.strip()) or "请注意行车安全"
-    body = (f"{cn_date_span(start, end)}{name}假期期间，泰安交警提示：\n"
+    body = (f"{cn_date_span(start, end)}{name}假期期间，{issuer}提示：\n"
             f"一、易拥堵路段：{join_items(list(congested), max_items)}；\n"
             f"二、事故易发路段：{join_items(list(accident_prone), max_items)}；\n"
             f"三、施工路段：{join_items(work_items, max_items)}；\n"
@@ -388,12 +398,12 @@ def cleared_notice(earlier: Bulletin, now: datetime, *,
                    hashtags: Sequence[str] | None = None,
                    mentions: Sequence[str] | None = None) -> Bulletin:
     """已恢复通行: the follow-up to an earlier bulletin."""
-    t = cn_time(now)
+    t = cn_time(now, tz=now.tzinfo)
     place = earlier.place or "相关路段"
     if earlier.kind == "accident":
         happened = ""
         if earlier.event_at:
-            happened = cn_time(datetime.fromisoformat(earlier.event_at))
+            happened = cn_time(datetime.fromisoformat(earlier.event_at), tz=now.tzinfo)
         subject = earlier.subject or "交通事故"
         body = f"{happened}{place}发生的{subject}已处置完毕，截至{t}，现场已恢复通行。{THANKS}"
     elif earlier.kind == "roadworks":

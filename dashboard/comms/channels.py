@@ -17,7 +17,8 @@ How characters are counted (decided here, tested in tests/dashboard/comms/test_c
   is made from the body's first sentences to fit).
 - **SMS**: any character outside the GSM 03.38 alphabet (any Chinese) makes the message
   UCS-2: 70 UTF-16 units in a single message, 67 per part when it is split (the rest is
-  the concatenation header). The signature 【泰安交警】 is part of the text and counts.
+  the concatenation header). The signature (the city profile's ``sms_signature``, e.g.
+  【泰安交警】) is part of the text and counts.
   An emoji outside the BMP takes 2 units (a surrogate pair); a ZWJ family takes 8; parts
   are split between grapheme clusters so no emoji is cut in two. Pure GSM text: 160 /
   153 septets, the extension characters (``^{}\\[~]|€``) take 2. ``over`` means more
@@ -33,6 +34,7 @@ import re
 from dataclasses import dataclass
 
 from dashboard.comms.bulletins import KIND_TITLES, Bulletin
+from dashboard.settings import DEMO_PROFILE
 
 CHANNELS = ("weibo", "wechat", "sms", "push", "web")
 CHANNEL_NAMES = {"weibo": "微博", "wechat": "微信公众号", "sms": "短信", "push": "客户端推送",
@@ -43,7 +45,8 @@ WEIBO_URL_COST = 10.0
 WECHAT_TITLE = 64
 WECHAT_DIGEST = 120
 WECHAT_BODY = 20_000
-SMS_SIGNATURE = "【泰安交警】"
+# the demo city's; every caller on a page passes the configured ``sms_signature``
+SMS_SIGNATURE = DEMO_PROFILE["sms_signature"]
 SMS_UCS2_SINGLE, SMS_UCS2_PART = 70, 67
 SMS_GSM_SINGLE, SMS_GSM_PART = 160, 153
 SMS_MAX_PARTS = 3
@@ -245,5 +248,5 @@ def render(b: Bulletin, channel: str, *, sms_signature: str = SMS_SIGNATURE,
     raise ValueError(f"unknown channel {channel!r} (one of {', '.join(CHANNELS)})")
 
 
-def render_all(b: Bulletin) -> dict[str, ChannelText]:
-    return {c: render(b, c) for c in CHANNELS}
+def render_all(b: Bulletin, sms_signature: str = SMS_SIGNATURE) -> dict[str, ChannelText]:
+    return {c: render(b, c, sms_signature=sms_signature) for c in CHANNELS}

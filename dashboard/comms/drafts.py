@@ -9,7 +9,7 @@ the incident a report is linked to, the holiday calendar, the earlier bulletin. 
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 import redis
@@ -26,7 +26,8 @@ from dashboard.roads.stretches import StretchFinder
 from dashboard.settings import Settings
 from dashboard.storage.keys import Keys
 from dashboard.storage.store import Store
-from dashboard.timeutil import SHANGHAI
+from dashboard.city import issuer_of
+from dashboard.timeutil import SHANGHAI, city_zone
 
 # the control template's "fill in the form below" choice (not an event id)
 FORM_SOURCE = "__form__"
@@ -42,19 +43,21 @@ def _network(settings: Settings) -> Any:
     return get_network(settings.state_dir)
 
 
-def _local_time(text: str | None) -> datetime | None:
-    """A form's local time (``2026-10-01 08:00``); None when blank."""
+def _local_time(text: str | None, tz: tzinfo | None = None) -> datetime | None:
+    """A form's local time (``2026-10-01 08:00``, in ``tz``: the city's zone); None when
+    blank."""
     if not text or not text.strip():
         return None
     try:
-        return parse_time(text)
+        return parse_time(text, tz)
     except BadValue:
         raise BulletinError(f"时间格式应为 2026-10-01 08:00 (bad time {text[:20]!r})") from None
 
 
-def _control(store: Store, source: str | None, form: dict[str, str]) -> B.Control:
+def _control(store: Store, source: str | None, form: dict[str, str],
+             tz: tzinfo | None = None) -> B.Control:
     """The control measure: a closure event's, with what the form fills in on top, or the
-    form's alone."""
+    form's alone (its times local to ``tz``)."""
     ctl: B.Control | None = None
     if source and source != FORM_SOURCE:
         ev = store.get_event(source)
@@ -67,8 +70,8 @@ def _control(store: Store, source: str | None, form: dict[str, str]) -> B.Contro
         ctl = B.Control(place=place)
     return B.Control(place=place or ctl.place,
                      reason=(form.get("reason") or "").strip() or ctl.reason,
-                     starts_at=_local_time(form.get("start")) or ctl.starts_at,
-                     ends_at=_local_time(form.get("end")) or ctl.ends_at,
+                     starts_at=_local_time(form.get("start"), tz) or ctl.starts_at,
+                     ends_at=_local_time(form.get("end"), tz) or ctl.ends_at,
                      detour=(form.get("detour") or "").strip() or ctl.detour,
                      ids=ctl.ids)
 
@@ -80,9 +83,10 @@ def build(r: redis.Redis, keys: Keys, store: Store, settings: Settings, template
 
     ``source`` is the picker's choice (an event, a holiday period, an earlier bulletin,
     or ``FORM_SOURCE``), ``control`` the control form's fields (place, reason, start, end,
-    detour), ``hashtags`` and ``mentions`` comma- or space-separated names.
-    BulletinError when the template cannot be filled."""
-    dt = datetime.fromtimestamp(now, SHANGHAI)
+    detour), ``hashtags`` and ``mentions`` comma- or space-separated names. Times are the
+    city's (``timeutil.city_zone(settings)``), the holiday advisory is said by the city
+    profile's issuer. BulletinError when the template cannot be filled."""
+    dt = datetime.fromtimestamp(now, city_zone(settings))
     kw = {"hashtags": B.split_tags(hashtags), "mentions": B.split_tags(mentions)}
     if template == "traffic":
         return B.live_traffic_report(store, _network(settings), dt,
@@ -103,7 +107,7 @@ def build(r: redis.Redis, keys: Keys, store: Store, settings: Settings, template
         return B.roadworks_notice(B.works_of(ev, StretchFinder(_network(settings))), dt,
                                   **kw)
     if template == "control":
-        return B.control_notice(_control(store, source, control), dt, **kw)
+        return B.control_notice(_control(store, source, control, dt.tzinfo), dt, **kw)
     if template == "holiday":
         cal = HolidayCalendar.load(settings.state_dir)
         try:
@@ -111,7 +115,8 @@ def build(r: redis.Redis, keys: Keys, store: Store, settings: Settings, template
         except HolidayError:
             raise BulletinError("请选择假期 (choose a holiday)") from None
         return B.live_holiday_advisory(store, _network(settings), period, dt,
-                                       stale_s=settings.congestion_stale_s, **kw)
+                                       stale_s=settings.congestion_stale_s,
+                                       issuer=issuer_of(settings), **kw)
     if template == "cleared":
         rec = BulletinStore(r, keys).get(source or "")
         if rec is None:
@@ -190,26 +195,27 @@ def _traffic_cleared(store: Store, settings: Settings, earlier: B.Bulletin, dt: 
 
 
 def accident_choices(r: redis.Redis, keys: Keys, store: Store,
-                     now: float) -> list[dict[str, str]]:
+                     now: float, tz: tzinfo | None = None) -> list[dict[str, str]]:
     """The accident notice's picker: dispatch's open incidents (most urgent first), then
-    those cleared in the last hour, each with its state; then live accident events that
-    are no incident's report."""
+    those cleared in the last hour, each with its state and local time (``tz``, the city's
+    zone); then live accident events that are no incident's report."""
+    tz = tz or SHANGHAI
     out: list[dict[str, str]] = []
     shown = incidents.open_incidents(r, keys, MAX_CHOICES) + \
         incidents.recently_cleared(r, keys, PICKER_CLEARED_S, now)
     for inc in shown:
-        when = datetime.fromtimestamp(inc.reported_at or inc.created_at, SHANGHAI)
+        when = datetime.fromtimestamp(inc.reported_at or inc.created_at, tz)
         out.append({"value": inc.id, "label": (
             f"{inc.id} {when:%H:%M} {INCIDENT_STATUS_LABELS.get(inc.status, inc.status)} "
             f"{CATEGORY_LABELS.get(inc.category, inc.category)} {mask_text(inc.place)}")})
-    dt = datetime.fromtimestamp(now, SHANGHAI)
+    dt = datetime.fromtimestamp(now, tz)
     evs = B.incident_candidates(store, dt) + [
         e for e in store.active_events("report", now=now) if e.category == "accident"]
     linked = incidents.linked_reports(r, keys, [e.id for e in evs])
     for e in evs:
         if e.id in linked:
             continue               # drawn as its incident above
-        when = e.observed_at.astimezone(SHANGHAI)
+        when = e.observed_at.astimezone(tz)
         out.append({"value": e.id, "label": f"{when:%H:%M} 未立案 "
                     f"{CATEGORY_LABELS.get(e.category, e.category)} {B.event_place(e)}"})
     return out[:MAX_CHOICES]

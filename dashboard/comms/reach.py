@@ -35,7 +35,7 @@ import re
 import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -136,14 +136,14 @@ def parse_count(value: Any) -> int | None:
     return int(n)
 
 
-def parse_time(value: Any) -> datetime:
+def parse_time(value: Any, tz: tzinfo | None = None) -> datetime:
     """An aware datetime from Weibo's ``Tue Oct 01 08:00:00 +0800 2026``, ISO 8601, or a
-    local ``2026-10-01 08:00`` (Asia/Shanghai): ``dashboard.timeutil.parse_time``, years
-    2000-2100."""
+    local ``2026-10-01 08:00`` (in ``tz``, the city's zone): ``dashboard.timeutil.parse_time``,
+    years 2000-2100."""
     if not isinstance(value, str) or not value.strip():
         raise BadValue("missing")
     try:
-        dt = read_time(value, SHANGHAI)
+        dt = read_time(value, tz or SHANGHAI)
     except ValueError:
         raise BadValue(f"unreadable time {value[:40]!r}") from None
     if not 2000 <= dt.year <= 2100:
@@ -194,17 +194,18 @@ def decode(payload: bytes) -> tuple[str, str]:
         raise ReachFileError(f"neither UTF-8 nor GBK text: {exc}") from None
 
 
-def parse_file(payload: bytes) -> ImportBatch:
-    """A CSV export or a statuses JSON, whichever the file is."""
+def parse_file(payload: bytes, tz: tzinfo | None = None) -> ImportBatch:
+    """A CSV export or a statuses JSON, whichever the file is; local times in ``tz``."""
     text, enc = decode(payload)
     head = text.lstrip()[:1]
-    batch = parse_statuses_text(text) if head in ("{", "[") else parse_csv_text(text)
+    batch = parse_statuses_text(text) if head in ("{", "[") else parse_csv_text(text, tz)
     batch.encoding = enc
     return batch
 
 
-def parse_csv_text(text: str) -> ImportBatch:
-    """The owner's export. Row numbers are as a spreadsheet shows them (header = 1)."""
+def parse_csv_text(text: str, tz: tzinfo | None = None) -> ImportBatch:
+    """The owner's export (local times in ``tz``, the city's zone). Row numbers are as a
+    spreadsheet shows them (header = 1)."""
     reader = csv.reader(io.StringIO(text), delimiter=csv_delimiter(text))
     try:
         header = next(reader)
@@ -243,13 +244,14 @@ def parse_csv_text(text: str) -> ImportBatch:
             batch.rejected.append({"row": row_no, "reason": f"more than {MAX_ROWS} rows"})
             break
         try:
-            batch.rows.append(_csv_row(cells, columns))
+            batch.rows.append(_csv_row(cells, columns, tz))
         except BadValue as exc:
             batch.rejected.append({"row": row_no, "reason": str(exc)})
     return batch
 
 
-def _csv_row(cells: list[str], columns: dict[str, int]) -> PostMetrics:
+def _csv_row(cells: list[str], columns: dict[str, int],
+             tz: tzinfo | None = None) -> PostMetrics:
     def cell(name: str) -> str | None:
         i = columns.get(name)
         return cells[i] if i is not None and i < len(cells) else None
@@ -259,7 +261,7 @@ def _csv_row(cells: list[str], columns: dict[str, int]) -> PostMetrics:
     except BadValue as exc:
         raise BadValue(f"{HEADER_LABELS['id']}: {exc}") from None
     try:
-        created = parse_time(cell("created_at"))
+        created = parse_time(cell("created_at"), tz)
     except BadValue as exc:
         raise BadValue(f"{HEADER_LABELS['created_at']}: {exc}") from None
     values: dict[str, int | None] = {}
@@ -365,10 +367,12 @@ class RecordResult:
 
 
 class ReachStore:
-    """Per-post metric snapshots and the period figures, for one city."""
+    """Per-post metric snapshots and the period figures, for one city (local days and
+    times in ``tz``, the city's zone)."""
 
-    def __init__(self, r: redis.Redis, keys: Keys):
+    def __init__(self, r: redis.Redis, keys: Keys, tz: tzinfo | None = None):
         self.r, self.keys = r, keys
+        self.tz = tz or SHANGHAI
         self._script = r.register_script(_RECORD_LUA)
 
     def record(self, rows: Sequence[PostMetrics], source: str,
@@ -397,7 +401,7 @@ class ReachStore:
 
     def import_file(self, payload: bytes, at: float | None = None) -> dict[str, Any]:
         """Parse and store a file; the summary the CLI prints. ReachFileError if unusable."""
-        batch = parse_file(payload)
+        batch = parse_file(payload, self.tz)
         res = self.record(batch.rows, batch.source, at)
         return {"format": batch.source, "encoding": batch.encoding, "rows": len(batch.rows),
                 "posts": res.posts, "new_posts": res.new_posts, "snapshots": res.snapshots,
@@ -420,9 +424,9 @@ class ReachStore:
 
     def figures(self, first: date, last: date) -> dict[str, Any]:
         """Figures for the local days ``first``..``last`` (inclusive)."""
-        start = datetime(first.year, first.month, first.day, tzinfo=SHANGHAI)
-        end = datetime(last.year, last.month, last.day, tzinfo=SHANGHAI) + timedelta(days=1)
-        return figures_of(self.posts_between(start, end), first, last)
+        start = datetime(first.year, first.month, first.day, tzinfo=self.tz)
+        end = datetime(last.year, last.month, last.day, tzinfo=self.tz) + timedelta(days=1)
+        return figures_of(self.posts_between(start, end), first, last, self.tz)
 
 
 def _int(h: dict[str, str], name: str) -> int:
@@ -432,8 +436,11 @@ def _int(h: dict[str, str], name: str) -> int:
         return 0
 
 
-def figures_of(posts: Iterable[dict[str, str]], first: date, last: date) -> dict[str, Any]:
-    """Posts, total reads (latest per post), best post, per day, reposts/comments/likes."""
+def figures_of(posts: Iterable[dict[str, str]], first: date, last: date,
+               tz: tzinfo | None = None) -> dict[str, Any]:
+    """Posts, total reads (latest per post), best post, per day (local to ``tz``),
+    reposts/comments/likes."""
+    tz = tz or SHANGHAI
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     per_day = {d: {"date": d.isoformat(), "posts": 0, **{m: 0 for m in METRICS}} for d in days}
     totals = {m: 0 for m in METRICS}
@@ -441,7 +448,7 @@ def figures_of(posts: Iterable[dict[str, str]], first: date, last: date) -> dict
     best = None
     as_of = 0.0
     for h in posts:
-        created = datetime.fromtimestamp(float(h["created_at"]), SHANGHAI)
+        created = datetime.fromtimestamp(float(h["created_at"]), tz)
         row = per_day.get(created.date())
         if row is None:
             continue
@@ -461,13 +468,13 @@ def figures_of(posts: Iterable[dict[str, str]], first: date, last: date) -> dict
         h = best[1]
         best_post = {"id": h["id"], "reads": _int(h, "reads"), "text": h.get("text", ""),
                      "created_at": datetime.fromtimestamp(float(h["created_at"]),
-                                                          SHANGHAI).isoformat()}
+                                                          tz).isoformat()}
     return {"from": first.isoformat(), "to": last.isoformat(), "days": len(days),
             "posts": sum(r["posts"] for r in per_day.values()), "reads": totals["reads"],
             "posts_with_reads": with_reads, "reposts": totals["reposts"],
             "comments": totals["comments"], "likes": totals["likes"], "best_post": best_post,
             "reads_per_day": [per_day[d] for d in days],
-            "as_of": datetime.fromtimestamp(as_of, SHANGHAI).isoformat() if as_of else None}
+            "as_of": datetime.fromtimestamp(as_of, tz).isoformat() if as_of else None}
 
 
 # -- comparisons ----------------------------------------------------------------------------

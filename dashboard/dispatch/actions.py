@@ -152,7 +152,8 @@ def create(r: redis.Redis, keys: Keys, user: User, report_id: str | None
 def parse_position(text: str | None, settings: Settings) -> tuple[float, float] | None:
     """'lon,lat' (WGS-84) or a place the Weibo locator understands (a road, an
     intersection, a landmark) on the active road network; None when empty. UnitError when
-    it cannot be placed inside the city (``settings.city_bbox``)."""
+    it cannot be placed inside the city (``settings.city_bbox``, else the network's extent
+    plus a margin: ``roads.extent.city_bbox``)."""
     text = (text or "").strip()[:MAX_POSITION]
     if not text:
         return None
@@ -163,7 +164,11 @@ def parse_position(text: str | None, settings: Settings) -> tuple[float, float] 
         except ValueError:
             lon = lat = None
         if lon is not None:
-            x0, y0, x1, y1 = settings.city_bbox
+            from dashboard.roads.extent import city_bbox
+            from dashboard.roads.network import get_network
+
+            x0, y0, x1, y1 = settings.city_bbox or city_bbox(settings,
+                                                            get_network(settings.state_dir))
             if not (x0 <= lon <= x1 and y0 <= lat <= y1):
                 raise U.UnitError(f"position ({lon}, {lat}) is outside the city")
             return lon, lat

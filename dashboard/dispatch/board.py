@@ -7,7 +7,7 @@ unacknowledged incidents, the clearance statistics of the last ``STATS_DAYS`` lo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import redis
@@ -33,15 +33,18 @@ class Board:
     reports: list[dict[str, Any]]     # live reports not linked to an incident
 
 
-def board(r: redis.Redis, keys: Keys, user: User, now: float) -> Board:
-    """The board as of ``now`` (epoch seconds) for ``user`` (view_dispatch)."""
-    rows = I.queue_rows(r, keys, user, now=now)
+def board(r: redis.Redis, keys: Keys, user: User, now: float,
+          tz: tzinfo | None = None) -> Board:
+    """The board as of ``now`` (epoch seconds) for ``user`` (view_dispatch); times and
+    days are local to ``tz``, the city's zone (``timeutil.city_zone``)."""
+    tz = tz or SHANGHAI
+    rows = I.queue_rows(r, keys, user, now=now, tz=tz)
     units = [u.to_dict() for u in U.all_units(r, keys)]
-    local = datetime.fromtimestamp(now, SHANGHAI)
+    local = datetime.fromtimestamp(now, tz)
     start = (local - timedelta(days=STATS_DAYS - 1)).replace(hour=0, minute=0, second=0,
                                                             microsecond=0)
-    stats = clearance.clearance_stats(r, keys, start, local + timedelta(minutes=1))
+    stats = clearance.clearance_stats(r, keys, start, local + timedelta(minutes=1), tz)
     stats.sort(key=lambda x: x["day"], reverse=True)
-    reports = I.unlinked_reports(r, keys, user)
+    reports = I.unlinked_reports(r, keys, user, tz=tz)
     return Board(rows=rows, units=units, unacknowledged=I.unacknowledged_count(r, keys),
                  stats=stats, reports=reports)

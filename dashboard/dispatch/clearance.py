@@ -2,7 +2,7 @@
 
 Each stage is measured on incidents that reached both ends of it; merged duplicates are
 left out (their reports count in the incident they were merged into). Days are local
-(Asia/Shanghai) days of the first report. Figures are in minutes: the median and the
+(the city's zone, ``tz``) days of the first report. Figures are in minutes: the median and the
 90th percentile (linear interpolation between order statistics).
 """
 from __future__ import annotations

@@ -17,12 +17,20 @@ A match needs all three of:
   after its last); an incident with units dispatched or on scene matches while it is open;
 - the same place: the same intersection (the same two roads), or the same road segment
   within twice the distance below, or within the distance allowed by the *coarser* of
-  the two precisions (GPS point, intersection, stretch/landmark, road middle); for a
-  landmark or road-only location the two must also share a road name. Failing that, by
+  the two precisions (GPS point, intersection, stretch/landmark); for a landmark the two
+  must also share a road name. A road-only place (the road's middle) has no meaningful
+  segment or distance, so it matches by its road alone (below). Failing that, by
   the road they share: within ``same_road_m`` when one of the two is not a GPS point (a
-  Waze alert mid-block vs a call placed at the nearest intersection); a road-only record
-  (Weibo "泰山大道 积水", placed at the road's middle) joins the open incident on its road
-  within ``coarse_m`` rather than create a second one.
+  Waze alert mid-block vs a call placed at the nearest intersection; two different named
+  intersections are two places, however close), ``expressway_m`` on
+  an expressway (a name with 高速: a caller names the nearest interchange, and those are
+  5-10 km apart, so the crash may be 2-3 km from the interchange's middle); a road-only record
+  (Weibo "泰山大道 积水", placed at the road's middle) joins the open incident of its own
+  category on its road within ``coarse_m`` rather than create a second one (weak place
+  evidence needs the same category, not merely a compatible one); with two or more open incidents on
+  its road and none at its place it is *ambiguous*: it joins none, creates none, and waits
+  in the desk's unlinked reports for an officer. Within one poll, well-located records
+  are fused before road-only ones, so a road-only record sees every place they make.
 
 A moving target (``moving``: the overloaded coach) is one incident: a report of the same
 category on the same road within ``moving_m`` and the window joins it, and the newest
@@ -33,8 +41,10 @@ closure or flooding) join a compatible incident at the same place but never crea
 joins an incident holding another record of that feed: Waze folds its users' reports into
 one alert per incident, so two alerts are two incidents, however close.
 
-The best match: a place match (intersection, segment, distance) before a road match; then
-the record's own category; then the incident nearest in time; then the closest. Every
+The best match: one of the record's own category (an accident report joins the accident
+200 m up the road, not the pothole 100 m away); then a place match (intersection,
+segment, distance) before a road match; then the incident nearest in time; then the
+closest. Every
 decision is written into the incident's history in words ("merged: same intersection
 长城路·泰玻大街, 7 min apart"). A record already linked to an incident
 (``keys.report_incident()``) is never fused again: re-sent and updated records (a moving
@@ -87,6 +97,8 @@ class FusionRules:
     road_m: float = 800.0
     min_severity: int = 1
     same_road_m: float = 600.0      # one road, one of the two not a GPS point
+    expressway_m: float = 3000.0    # the same, on an expressway (interchanges 5-10 km apart)
+    expressway_words: tuple[str, ...] = ("高速",)
     coarse_m: float = 10_000.0      # a road-only record: the nearest incident on its road
     moving_m: float = 20_000.0      # a moving target followed along its road
     moving: tuple[str, ...] = MOVING
@@ -106,7 +118,10 @@ class FusionRules:
                    intersection_m=settings.fusion_intersection_m,
                    landmark_m=settings.fusion_landmark_m, road_m=settings.fusion_road_m,
                    min_severity=settings.fusion_min_severity,
-                   same_road_m=settings.fusion_same_road_m, coarse_m=settings.fusion_coarse_m,
+                   same_road_m=settings.fusion_same_road_m,
+                   expressway_m=settings.fusion_expressway_m,
+                   expressway_words=_names(settings.fusion_expressway_words),
+                   coarse_m=settings.fusion_coarse_m,
                    moving_m=settings.fusion_moving_m,
                    moving=_names(settings.fusion_moving_categories),
                    join_only=_names(settings.fusion_join_only),
@@ -125,7 +140,14 @@ class FusionRules:
     def search_m(self) -> float:
         """The farthest any rule can reach (the candidate lookup's radius)."""
         return max(2 * max(self.point_m, self.intersection_m, self.landmark_m, self.road_m),
-                   self.same_road_m, self.coarse_m, self.moving_m)
+                   self.same_road_m, self.expressway_m, self.coarse_m, self.moving_m)
+
+    def same_road_limit_m(self, road: str) -> float:
+        """How far apart two reports on one road may be (one not a GPS point): wider on
+        an expressway, whose interchange a caller names is a kilometre across."""
+        if any(w and w in road for w in self.expressway_words):
+            return max(self.same_road_m, self.expressway_m)
+        return self.same_road_m
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -197,27 +219,36 @@ def match(ev: RoadEvent, inc: I.Incident, rules: FusionRules, distance_m: float 
     coarser = max(p_ev, p_inc, key=I.PRECISIONS.index)
     limit = max(rules.radius_m(p_ev), rules.radius_m(p_inc))
     x_ev, x_inc = _intersection(ev.road_names, p_ev), _intersection(inc.road_names, p_inc)
+    # a road-only place is the road's middle: its segment and distance say nothing
+    road_only = coarser == "road"
     if x_ev and x_ev == x_inc and dist <= rules.road_m:
         return Match(inc, dist, f"same intersection {'·'.join(inc.road_names[:2])}, {when}", 0)
-    if ev.segment_id and ev.segment_id == inc.segment_id and dist <= 2 * limit:
+    if not road_only and ev.segment_id and ev.segment_id == inc.segment_id \
+            and dist <= 2 * limit:
         road = (inc.road_names or list(ev.road_names) or [ev.segment_id])[0]
         return Match(inc, dist, f"same segment of {road}, {dist:.0f} m, {when}", 1)
     words = f"{PRECISION_WORDS[p_ev]} vs {PRECISION_WORDS[p_inc]}"
     if ev.road_names and inc.road_names and not shared:
         if coarser in ("landmark", "road") or dist > limit:
             return None
-    if dist <= limit:
+    if not road_only and dist <= limit:
         return Match(inc, dist, f"{dist:.0f} m apart ({words}, limit {limit:.0f} m), {when}", 2)
     if not shared:
         return None
     if coarser == "road":
-        if dist > rules.coarse_m or ev.category in rules.join_only:
+        # weak place evidence needs strong category evidence: the same category only
+        if dist > rules.coarse_m or ev.category in rules.join_only \
+                or ev.category != inc.category:
             return None
         return Match(inc, dist, f"road only: the nearest open incident on {shared[0]} "
                                 f"({dist / 1000:.1f} km, {words}), {when}", 4)
-    if coarser != "point" and dist <= rules.same_road_m:
-        return Match(inc, dist, f"same road {shared[0]}, {dist:.0f} m apart ({words}, "
-                                f"limit {rules.same_road_m:.0f} m), {when}", 3)
+    if x_ev and x_inc:      # two different named intersections are two places
+        return None
+    road_limit = max(rules.same_road_limit_m(n) for n in shared)
+    if coarser != "point" and dist <= road_limit:
+        road = max(shared, key=rules.same_road_limit_m)
+        return Match(inc, dist, f"same road {road}, {dist:.0f} m apart ({words}, "
+                                f"limit {road_limit:.0f} m), {when}", 3)
     return None
 
 
@@ -246,15 +277,31 @@ def distinct(ev: RoadEvent, inc: I.Incident, rules: FusionRules) -> bool:
 
 def best_match(ev: RoadEvent, candidates: Iterable[tuple[I.Incident, float]],
                rules: FusionRules) -> Match | None:
-    """The best matching incident: one at the same place (same intersection, segment or
-    within the precision's distance) before one found by its road only; then one of the
-    record's own category (an accident report joins the accident, not the pothole at the
-    same corner); then the nearest in time (reports of it closest to the record's); then
+    """The best matching incident: one of the record's own category (an accident report
+    joins the accident, not the pothole at the same corner); then one at the same place
+    (same intersection, segment or within the precision's distance) before one found by
+    its road only; then the nearest in time (reports of it closest to the record's); then
     the closest."""
-    found = [m for inc, d in candidates if (m := match(ev, inc, rules, d)) is not None]
-    return min(found, key=lambda m: (m.rank >= 3, m.incident.category != ev.category,
+    found = matches(ev, candidates, rules)
+    return min(found, key=lambda m: (m.incident.category != ev.category, m.rank >= 3,
                                      _gap_s(ev, m.incident), m.distance_m, m.rank,
                                      m.incident.id), default=None)
+
+
+def matches(ev: RoadEvent, candidates: Iterable[tuple[I.Incident, float]],
+            rules: FusionRules) -> list[Match]:
+    """Every candidate the record matches (``match``)."""
+    return [m for inc, d in candidates if (m := match(ev, inc, rules, d)) is not None]
+
+
+def ambiguous(ev: RoadEvent, found: Sequence[Match]) -> list[str]:
+    """The incidents a road-only record could equally be about: two or more open incidents
+    on its road and none at its place. It joins none and creates none; it waits in the
+    desk's unlinked reports for an officer (empty list: not ambiguous)."""
+    if I.precision_of(ev) != "road" or any(m.rank < 3 for m in found):
+        return []
+    on_road = sorted({m.incident.id for m in found if m.rank == 4})
+    return on_road if len(on_road) >= 2 else []
 
 
 def _span(inc: I.Incident) -> tuple[float, float]:
@@ -269,15 +316,22 @@ def _gap_s(ev: RoadEvent, inc: I.Incident) -> float:
     return 0.0 if first <= t <= last else min(abs(t - first), abs(t - last))
 
 
-def candidates(r: redis.Redis, keys: Keys, ev: RoadEvent, rules: FusionRules
-               ) -> list[tuple[I.Incident, float]]:
-    """Open incidents near the record, with their distance in metres (one GEOSEARCH)."""
+def candidates(r: redis.Redis, keys: Keys, ev: RoadEvent, rules: FusionRules,
+               cache: dict[str, I.Incident] | None = None) -> list[tuple[I.Incident, float]]:
+    """Open incidents near the record, with their distance in metres (one GEOSEARCH).
+
+    ``cache`` keeps the incidents read during one fusion pass (which holds the fusion
+    lock, so only the pass itself changes them: ``_fuse_one`` drops what it changed);
+    a poll of 50 records then reads each nearby incident once, not 50 times."""
     found = r.geosearch(keys.incidents_geo(), longitude=ev.lon, latitude=ev.lat,
                         radius=rules.search_m, unit="m", sort="ASC", count=MAX_CANDIDATES,
                         withdist=True)
     dist = {m: float(d) for m, d in found}
-    return [(inc, dist[inc.id]) for inc in I.load_for_matching(r, keys, list(dist))
-            if inc.is_open]
+    cache = {} if cache is None else cache
+    missing = [i for i in dist if i not in cache]
+    if missing:
+        cache.update((inc.id, inc) for inc in I.load_for_matching(r, keys, missing))
+    return [(cache[i], d) for i, d in dist.items() if i in cache and cache[i].is_open]
 
 
 @dataclass
@@ -315,12 +369,16 @@ def fuse(r: redis.Redis, keys: Keys, events: Sequence[RoadEvent], rules: FusionR
         log.warning("fusion: lock busy for %s s; fusing without it", LOCK_WAIT_S)
     try:
         ensure_geo_index(r, keys)
-        for ev in sorted(todo, key=lambda e: ((e.starts_at or e.observed_at), e.id)):
+        cache: dict[str, I.Incident] = {}
+        # well-located records first, so that a road-only one sees every place they make
+        for ev in sorted(todo, key=lambda e: (I.precision_of(e) == "road",
+                                              (e.starts_at or e.observed_at), e.id)):
             try:
-                _fuse_one(r, keys, ev, rules, user, now, out)
+                _fuse_one(r, keys, ev, rules, user, now, out, cache)
             except I.TransitionError as exc:   # linked meanwhile, or its incident closed
                 log.info("fusion: %s: %s", ev.id, exc)
                 out.skipped += 1
+                cache.clear()     # an officer changed an incident meanwhile: read afresh
             except (redis.ConnectionError, redis.TimeoutError):
                 raise   # Redis is away: the caller's outage handling, not a record's fault
             except Exception:  # noqa: BLE001 - one record never stops the rest
@@ -336,9 +394,14 @@ def fuse(r: redis.Redis, keys: Keys, events: Sequence[RoadEvent], rules: FusionR
 
 
 def _fuse_one(r: redis.Redis, keys: Keys, ev: RoadEvent, rules: FusionRules, user: User,
-              now: float | None, out: FusionSummary) -> None:
-    near = [(inc, d) for inc, d in candidates(r, keys, ev, rules)
+              now: float | None, out: FusionSummary,
+              cache: dict[str, I.Incident] | None = None) -> None:
+    near = [(inc, d) for inc, d in candidates(r, keys, ev, rules, cache)
             if not distinct(ev, inc, rules)]
+    found = matches(ev, near, rules)
+    if ambiguous(ev, found):
+        out.skipped += 1      # "泰山大道 车祸" with two accidents on 泰山大道: an officer's call
+        return
     best = best_match(ev, near, rules)
     if best is None and not eligible(ev, rules):
         out.skipped += 1      # a jam/other report with no incident to join stays a report
@@ -357,6 +420,8 @@ def _fuse_one(r: redis.Redis, keys: Keys, ev: RoadEvent, rules: FusionRules, use
         why = f"merged: {best.why} (moved to the newest report)"
     else:
         why = f"merged: {best.why}" + (" (place refined)" if refine else "")
+    if cache is not None:
+        cache.pop(inc.id, None)
     I.auto_link(r, keys, user, inc.id, ev, why, refine=refine or best.move, now=now)
     out.linked.append(inc.id)
 

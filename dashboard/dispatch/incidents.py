@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Callable, Iterable, Sequence
 
 import redis
@@ -31,7 +31,7 @@ import redis
 from dashboard.audit import Change, CommitResult, commit, diff
 from dashboard.auth import User
 from dashboard.storage.keys import Keys
-from dashboard.masking import mask_text
+from dashboard.masking import mask_or_empty, mask_text, text_for_restricted
 from dashboard.model import RoadEvent, decode_hash, encode_hash
 from dashboard.storage.store import Store
 from dashboard.timeutil import SHANGHAI
@@ -153,8 +153,9 @@ def urgency_score(inc: Incident) -> float:
         max(0.0, min(inc.reported_at or inc.created_at, 9.9e9))
 
 
-def hhmm(ts: float | None) -> str:
-    return datetime.fromtimestamp(ts, SHANGHAI).strftime("%H:%M") if ts else ""
+def hhmm(ts: float | None, tz: tzinfo | None = None) -> str:
+    """'HH:MM' of an epoch in the city's zone ``tz`` (default: the default ``timezone``)."""
+    return datetime.fromtimestamp(ts, tz or SHANGHAI).strftime("%H:%M") if ts else ""
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -956,15 +957,24 @@ def _first(*stamps: float | None) -> float | None:
 # -- what the page shows -----------------------------------------------------------------
 def _shown(text: str, user: User) -> str:
     """Text for this user: masked unless the role may see personal data."""
-    return text if user.can("see_pii") else mask_text(text or "")
+    return text if user.can("see_pii") else text_for_restricted(text or "")
+
+
+def _masked_for(user: User):
+    """The masker for feed text shown to ``user``: ``mask_text`` for a role that may see
+    personal data (it sees the private details anyway), else ``text_for_restricted``
+    (masked, and withheld when a residue of personal data remains)."""
+    return mask_or_empty if user.can("see_pii") else text_for_restricted
 
 
 def queue_rows(r: redis.Redis, keys: Keys, user: User, now: float | None = None,
-               limit: int = 500) -> list[dict[str, Any]]:
-    """Rows of the incident queue, most urgent first (view_dispatch)."""
+               limit: int = 500, tz: tzinfo | None = None) -> list[dict[str, Any]]:
+    """Rows of the incident queue, most urgent first (view_dispatch); times in ``tz``,
+    the city's zone."""
     _require(user, "view_dispatch")
     now = time.time() if now is None else now
     incs = open_incidents(r, keys, limit)
+    masked = _masked_for(user)
     unit_ids = {u for inc in incs for u in inc.units}
     units = {u.id: u for u in get_units(r, keys, sorted(unit_ids))}
     rows = []
@@ -974,9 +984,9 @@ def queue_rows(r: redis.Redis, keys: Keys, user: User, now: float | None = None,
             "status_label": INCIDENT_STATUS_LABELS.get(inc.status, inc.status),
             "category": CATEGORY_LABELS.get(inc.category, inc.category),
             "severity": inc.severity, "district": inc.district,
-            "place": mask_text(inc.place), "text": mask_text(inc.text)[:200],
+            "place": masked(inc.place), "text": masked(inc.text)[:200],
             "age_min": round(max(0.0, now - (inc.reported_at or inc.created_at)) / 60),
-            "reported": hhmm(inc.reported_at or inc.created_at),
+            "reported": hhmm(inc.reported_at or inc.created_at, tz),
             "ack": "是" if inc.ack else "否", "reports": len(inc.reports),
             "units": "、".join(units[u].callsign or u if u in units else u for u in inc.units),
             "lon": inc.lon, "lat": inc.lat,
@@ -985,20 +995,24 @@ def queue_rows(r: redis.Redis, keys: Keys, user: User, now: float | None = None,
 
 
 def detail(r: redis.Redis, keys: Keys, user: User, incident_id: str,
-           network: Any = None, now: float | None = None) -> dict[str, Any]:
-    """Everything the detail panel shows for one incident (view_dispatch). Reporters'
-    raw text, names and phone numbers are included only for roles with ``see_pii``."""
+           network: Any = None, now: float | None = None,
+           tz: tzinfo | None = None) -> dict[str, Any]:
+    """Everything the detail panel shows for one incident (view_dispatch), times in
+    ``tz`` (the city's zone). Reporters' raw text, names and phone numbers are included
+    only for roles with ``see_pii``."""
     _require(user, "view_dispatch")
+    tz = tz or SHANGHAI
     inc = load(r, keys, incident_id)
     store = Store(r, keys)
     pii = user.can("see_pii")
+    masked = _masked_for(user)
     reports = []
     for rid, ev in zip(inc.reports, _events(store, inc.reports)):
         item: dict[str, Any] = {"id": rid}
         if ev is not None:
             item.update(source=ev.source, category=CATEGORY_LABELS.get(ev.category, ev.category),
-                        at=ev.observed_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M"),
-                        text=mask_text(ev.text), lon=ev.lon, lat=ev.lat,
+                        at=ev.observed_at.astimezone(tz).strftime("%m-%d %H:%M"),
+                        text=masked(ev.text), lon=ev.lon, lat=ev.lat,
                         count=ev.attrs.get("count", 1) if isinstance(ev.attrs, dict) else 1)
         else:
             item.update(source=rid.split(":")[0], category="", at="", text="(expired)")
@@ -1011,16 +1025,16 @@ def detail(r: redis.Redis, keys: Keys, user: User, incident_id: str,
     history = []
     for e in inc.history:
         history.append({**e, "at_local": datetime.fromtimestamp(
-            float(e.get("at", 0)), SHANGHAI).strftime("%m-%d %H:%M:%S"),
+            float(e.get("at", 0)), tz).strftime("%m-%d %H:%M:%S"),
             "note": _shown(str(e.get("note", "")), user)})
     out = {
         "id": inc.id, "rev": inc.rev, "status": inc.status,
         "status_label": INCIDENT_STATUS_LABELS.get(inc.status, inc.status),
         "category": CATEGORY_LABELS.get(inc.category, inc.category), "severity": inc.severity,
-        "text": mask_text(inc.text), "place": mask_text(inc.place), "district": inc.district,
+        "text": masked(inc.text), "place": masked(inc.place), "district": inc.district,
         "road_names": inc.road_names, "lon": inc.lon, "lat": inc.lat,
-        "ack": inc.ack, "ack_by": inc.ack_by, "ack_at": hhmm(inc.ack_at),
-        "times": {k: hhmm(getattr(inc, k)) for k in (
+        "ack": inc.ack, "ack_by": inc.ack_by, "ack_at": hhmm(inc.ack_at, tz),
+        "times": {k: hhmm(getattr(inc, k), tz) for k in (
             "reported_at", "verified_at", "dispatched_at", "on_scene_at", "cleared_at")},
         "reports": reports, "history": history, "merged_into": inc.merged_into,
         "merged": inc.merged,
@@ -1040,11 +1054,13 @@ def _events(store: Store, ids: Iterable[str]):
 
 
 def unlinked_reports(r: redis.Redis, keys: Keys, user: User, limit: int = 100,
-                     kinds: Sequence[str] = ("report", "incident")) -> list[dict[str, Any]]:
+                     kinds: Sequence[str] = ("report", "incident"),
+                     tz: tzinfo | None = None) -> list[dict[str, Any]]:
     """Live report and incident events not yet linked to an incident, newest first
     (choices for "create from report" and "link report"); text masked for every role."""
     _require(user, "view_dispatch")
     store = Store(r, keys)
+    masked = _masked_for(user)
     links = r.hgetall(keys.report_incident())
     out = []
     for kind in kinds:
@@ -1053,10 +1069,10 @@ def unlinked_reports(r: redis.Redis, keys: Keys, user: User, limit: int = 100,
                 continue
             out.append({"id": ev.id, "kind": ev.kind, "source": ev.source,
                         "category": CATEGORY_LABELS.get(ev.category, ev.category),
-                        "severity": ev.severity, "text": mask_text(ev.text)[:120],
-                        "place": mask_text(str(ev.attrs.get("place") or
+                        "severity": ev.severity, "text": masked(ev.text)[:120],
+                        "place": masked(str(ev.attrs.get("place") or
                                                "、".join(ev.road_names[:2]))),
-                        "at": ev.observed_at.astimezone(SHANGHAI).strftime("%H:%M"),
+                        "at": ev.observed_at.astimezone(tz or SHANGHAI).strftime("%H:%M"),
                         "observed": ev.observed_at.timestamp(), "lon": ev.lon, "lat": ev.lat})
     out.sort(key=lambda x: x["observed"], reverse=True)
     return out[:limit]

@@ -23,7 +23,7 @@ from dashboard.congestion import LEVEL_COLOURS, LEVEL_NAMES, LEVEL_NAMES_EN, con
 from dashboard.dispatch.incidents import (linked_reports, open_count, open_incidents,
                                           recently_cleared, reported_times,
                                           unacknowledged_count)
-from dashboard.masking import mask_for_public
+from dashboard.masking import mask_for_public, plotly_text
 from dashboard.roads.works import DEFAULT_NEAR_M, live_works
 from dashboard.storage.cache import ProcessCache
 from dashboard.storage.store import Store
@@ -58,8 +58,9 @@ COORD_DIGITS = 5  # ~1 m: enough for a wall, and keeps the JSON small
 
 def plain(text: str) -> str:
     """Text safe to hand to plotly, whose text rendering understands a little HTML:
-    angle brackets and ampersands are replaced by their full-width forms."""
-    return (text or "").replace("&", "＆").replace("<", "＜").replace(">", "＞")
+    angle brackets and ampersands are replaced by their full-width forms
+    (``masking.plotly_text``, the one helper for every figure)."""
+    return plotly_text(text or "")
 
 
 # -- network geometry, prepared once per network -------------------------------------------
@@ -390,7 +391,8 @@ def legend_items() -> list[dict[str, str]]:
 
 # -- KPIs -------------------------------------------------------------------------------------
 def kpis(store: Store, geom: NetGeom | None, levels: dict[str, int] | None,
-         now: float, near_m: float = DEFAULT_NEAR_M) -> dict[str, Any]:
+         now: float, near_m: float = DEFAULT_NEAR_M,
+         tz: ZoneInfo = SHANGHAI) -> dict[str, Any]:
     """The tile values. Incidents and unacknowledged are dispatch's open incidents (the
     same counts as the dispatch page); roadworks are the works under way, each once
     (``roads.works``; planned ones not counted). Bulletins and reach today are the
@@ -412,18 +414,19 @@ def kpis(store: Store, geom: NetGeom | None, levels: dict[str, int] | None,
                                end + timedelta(minutes=1), 1, "last")
         if pts:
             congested_km = round(pts[-1][1], 1)
-    bulletins_today, reach_today = _reach_today(store, now)
+    bulletins_today, reach_today = _reach_today(store, now, tz)
     return {"incidents": active, "unacknowledged": unack, "congested_km": congested_km,
             "roadworks": roadworks, "reports_hour": reports_hour,
             "bulletins_today": bulletins_today, "reach_today": reach_today}
 
 
-def _reach_today(store: Store, now: float) -> tuple[int | None, int | None]:
-    """(posts published today, their reads) from the comms reach snapshots."""
+def _reach_today(store: Store, now: float, tz: ZoneInfo) -> tuple[int | None, int | None]:
+    """(posts published today, the city's day in ``tz``, and their reads) from the comms
+    reach snapshots."""
     from dashboard.comms.reach import ReachStore
 
-    today = datetime.fromtimestamp(now, SHANGHAI).date()
-    figures = ReachStore(store.r, store.keys).figures(today, today)
+    today = datetime.fromtimestamp(now, tz).date()
+    figures = ReachStore(store.r, store.keys, tz).figures(today, today)
     if not figures["posts"]:
         return None, None
     return figures["posts"], figures["reads"]
@@ -569,14 +572,16 @@ def _line_mode(points: list) -> str:
 
 def feed_freshness(health: dict[str, dict[str, str]], now: float) -> list[dict[str, Any]]:
     """Per feed: age of the last success, its interval, and whether it is stale (older than
-    3 x the interval; the interval from the health hash's ``interval_s``, else 120 s)."""
+    3 x the interval; the interval from the health hash's ``interval_s``, else 120 s). A
+    feed of mode "drop" (files now and then: ``lukuang ingest``) is never stale: its last
+    drop's error, if any, is what it shows."""
     out = []
     for name in sorted(health):
         h = health[name] or {}
         last_ok = _float(h.get("last_ok")) or None
         interval = _float(h.get("interval_s")) or DEFAULT_FEED_INTERVAL_S
         age = max(0.0, now - last_ok) if last_ok else None
-        stale = age is None or age > STALE_FACTOR * interval
+        stale = h.get("mode") != "drop" and (age is None or age > STALE_FACTOR * interval)
         out.append({"name": name, "last_ok": last_ok, "age_s": round(age, 1) if age is not
                     None else None, "interval_s": interval, "stale": stale,
                     "stale_since": last_ok if stale else None,

@@ -27,10 +27,10 @@ from pyproj import Transformer
 from shapely import LineString, Point, STRtree
 from shapely.ops import nearest_points, unary_union
 
+from dashboard.roads.classes import ROAD_CLASSES, normalise_class
 from dashboard.roads.geo import main_axis
 from dashboard.storage.cache import ProcessCache
 
-ROAD_CLASSES = ("expressway", "arterial", "secondary", "local")
 DEFAULT_LANES = {"expressway": 6, "arterial": 6, "secondary": 4, "local": 2}
 INTERSECTION_TOLERANCE_M = 30.0
 MATCH_STEP_M = 50.0
@@ -41,6 +41,9 @@ NETWORK_SUBDIR = "network"
 IMPORTED_ROADS = "roads.gpkg"
 DISTRICT_FILES = ("districts.gpkg", "districts.geojson")
 GAZETTEER_FILE = "gazetteer.json"
+# what sources put where a road has no name: such a segment is unnamed ("")
+PLACEHOLDER_NAMES = frozenset({"nan", "none", "null", "<null>", "n/a", "无", "无名", "无名路",
+                               "无名道路", "未命名", "未命名道路"})
 
 
 class NetworkError(ValueError):
@@ -61,6 +64,21 @@ def name_key(name: str) -> str:
     whitespace, case-folded."""
     text = unicodedata.normalize("NFKC", str(name))
     return "".join(text.split()).casefold()
+
+
+def clean_road_name(value: Any) -> str:
+    """A road name as text, stripped; "" for None, NaN and placeholders ("nan", "无名路")."""
+    if value is None:
+        return ""
+    try:
+        if value != value:          # NaN, pandas NA
+            return ""
+    except (TypeError, ValueError):
+        return ""
+    text = " ".join(str(value).split())
+    if unicodedata.normalize("NFKC", text).casefold() in PLACEHOLDER_NAMES:
+        return ""
+    return text
 
 
 def _finite(*values: float) -> bool:
@@ -330,15 +348,41 @@ class RoadNetwork:
         return out
 
     def summary(self) -> dict:
-        """Counts, total length, bounding box and district names."""
-        bounds = self.segments.total_bounds if len(self.segments) else [0.0, 0.0, 0.0, 0.0]
+        """Counts, total length, segments and km per road class, unnamed segments,
+        bounding box and district names."""
+        segs = self.segments
+        bounds = segs.total_bounds if len(segs) else [0.0, 0.0, 0.0, 0.0]
+        lengths = segs["length_m"].astype(float)
+        classes = segs["road_class"].astype(str) if "road_class" in segs else \
+            pd.Series(["local"] * len(segs), index=segs.index)
+        unnamed = self._names == ""
         return {
-            "segments": int(len(self.segments)),
+            "segments": int(len(segs)),
             "named_roads": len(self._by_road),
-            "total_km": round(float(self.segments["length_m"].sum()) / 1000.0, 3),
+            "total_km": round(float(lengths.sum()) / 1000.0, 3),
+            "classes": {cls: {"segments": int((classes == cls).sum()),
+                              "km": round(float(lengths[classes == cls].sum()) / 1000.0, 3)}
+                        for cls in ROAD_CLASSES},
+            "unnamed_segments": int(unnamed.sum()),
+            "unnamed_km": round(float(lengths.to_numpy()[unnamed].sum()) / 1000.0, 3),
             "bbox": [round(float(v), 6) for v in bounds],
             "districts": [str(n) for n in self.districts["name"].tolist()],
         }
+
+
+def summary_lines(summary: dict) -> list[str]:
+    """``RoadNetwork.summary`` (optionally with a "path") as a short plain-text table."""
+    head = f"{summary['segments']:,} segments, {summary['named_roads']:,} named roads, " \
+           f"{summary['total_km']:,.1f} km"
+    lines = [f"{summary['path']}: {head}" if summary.get("path") else head,
+             f"{'class':<12}{'segments':>10}{'km':>10}"]
+    for cls, row in (summary.get("classes") or {}).items():
+        lines.append(f"{cls:<12}{row['segments']:>10,}{row['km']:>10,.1f}")
+    lines.append(f"{'(unnamed)':<12}{summary.get('unnamed_segments', 0):>10,}"
+                 f"{summary.get('unnamed_km', 0.0):>10,.1f}")
+    if summary.get("districts"):
+        lines.append("districts: " + ", ".join(summary["districts"]))
+    return lines
 
 
 # -- loading ------------------------------------------------------------------------------
@@ -360,7 +404,7 @@ def prepare_segments(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     gdf = gdf.copy()
     if "road_name" not in gdf:
         raise NetworkError("road segments have no 'road_name' column")
-    gdf["road_name"] = gdf["road_name"].fillna("").astype(str).str.strip()
+    gdf["road_name"] = [clean_road_name(v) for v in gdf["road_name"]]
     if "segment_id" in gdf:
         ids = gdf["segment_id"].astype(str)
     else:
@@ -369,7 +413,9 @@ def prepare_segments(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         raise NetworkError(f"duplicate segment_id {ids[ids.duplicated()].iloc[0]!r}")
     if "road_class" not in gdf:
         gdf["road_class"] = "local"
-    gdf["road_class"] = gdf["road_class"].where(gdf["road_class"].isin(ROAD_CLASSES), "local")
+    raw = gdf["road_class"].astype(object).where(gdf["road_class"].notna(), None)
+    known = {v: normalise_class(v) for v in set(raw) if v is not None}
+    gdf["road_class"] = [known[v] if v is not None else "local" for v in raw]
     if "oneway" not in gdf:
         gdf["oneway"] = False
     gdf["oneway"] = gdf["oneway"].fillna(False).astype(bool)

@@ -9,6 +9,11 @@ Two levels:
 
 Nothing here is the truth: every entry can be rebuilt from Redis data by ``build``.
 
+Entries whose names depend on what a caller asks for (the API's query-dependent bodies) are
+stored under a ``CacheBudget``: the group's entries together stay within a number of bytes
+and of entries in Redis, the least recently stored going first (``_ADMIT_LUA``), so no
+sequence of requests can make the shared cache grow past the budget.
+
 ``ProcessCache`` is the one helper behind every per-process cache of the app (loaded road
 networks, per-network indexes and figures, these caches themselves).
 """
@@ -16,7 +21,9 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any, Callable, Generic, Hashable, TypeVar
 
 import redis
@@ -25,6 +32,50 @@ from dashboard.storage.keys import Keys
 
 DEFAULT_TTL_S = 600
 LOCAL_MAX_ENTRIES = 64
+
+# Store one entry of a budgeted group and evict the group's least recently stored entries
+# until it fits. KEYS: the entry, the group's index (sorted set: entry name -> time stored,
+# ms) and sizes (hash: entry name -> bytes). ARGV: entry name, value, TTL ms, now ms, budget
+# bytes, budget entries. Index entries older than the TTL belong to expired keys and are
+# dropped first. Returns the evicted names (oldest first): the caller deletes their keys
+# (built by Keys, so the script never names a key it was not given).
+_ADMIT_LUA = """
+local name, value = ARGV[1], ARGV[2]
+local ttl, now = tonumber(ARGV[3]), tonumber(ARGV[4])
+local max_bytes, max_entries = tonumber(ARGV[5]), tonumber(ARGV[6])
+redis.call('SET', KEYS[1], value, 'PX', ttl)
+redis.call('ZADD', KEYS[2], now, name)
+redis.call('HSET', KEYS[3], name, string.len(value))
+for _, old in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now - ttl)) do
+  redis.call('HDEL', KEYS[3], old)
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - ttl)
+local total = 0
+for _, size in ipairs(redis.call('HVALS', KEYS[3])) do total = total + tonumber(size) end
+local count = redis.call('ZCARD', KEYS[2])
+local evicted = {}
+while count > 0 and (total > max_bytes or count > max_entries) do
+  local oldest = redis.call('ZPOPMIN', KEYS[2])[1]
+  total = total - tonumber(redis.call('HGET', KEYS[3], oldest) or '0')
+  redis.call('HDEL', KEYS[3], oldest)
+  count = count - 1
+  evicted[#evicted + 1] = oldest
+end
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('PEXPIRE', KEYS[3], ttl)
+return evicted
+"""
+
+
+@dataclass(frozen=True)
+class CacheBudget:
+    """A group of shared entries (e.g. every API body for every query) that together stay
+    within ``max_bytes`` and ``max_entries`` in Redis. A body larger than the whole budget
+    is not shared at all (this process still keeps it in its small local cache)."""
+
+    group: str
+    max_bytes: int
+    max_entries: int
 
 V = TypeVar("V")
 _BY_IDENTITY = object()   # marks the keys of ``ProcessCache.get_for``
@@ -120,14 +171,15 @@ class VersionedCache:
         self._local: ProcessCache[list] = ProcessCache(local_max)   # name → entry, by tag
         self._memo: ProcessCache[Any] = ProcessCache(local_max)
         self._lock = threading.Lock()   # guards an entry's parsed value
-        self.hits_local = self.hits_shared = self.builds = 0
+        self._admit = r.register_script(_ADMIT_LUA) if r is not None else None
+        self.hits_local = self.hits_shared = self.builds = self.evicted = 0
 
     def _local_put(self, name: str, tag: str, text: str, value: Any = None,
                    parsed: bool = False) -> list:
         return self._local.put(name, [tag, text, value, parsed], tag=tag)
 
     def _entry(self, name: str, tag: str, build: Callable[[], Any],
-               ttl_s: int | None = None) -> list:
+               ttl_s: int | None = None, budget: CacheBudget | None = None) -> list:
         """[tag, json text, parsed value or None, parsed?] for (name, tag)."""
         entry = self._local.peek(name, tag=tag)
         if entry is not None:
@@ -152,19 +204,37 @@ class VersionedCache:
         entry = self._local_put(name, tag, text, json.loads(text), True)
         if self.r is not None:
             try:
-                self.r.set(key, f"{tag}\n{text}", ex=ttl_s or self.ttl_s)
+                if budget is None:
+                    self.r.set(key, f"{tag}\n{text}", ex=ttl_s or self.ttl_s)
+                else:
+                    self._store_budgeted(name, f"{tag}\n{text}", ttl_s or self.ttl_s, budget)
             except redis.RedisError:
                 pass
         return entry
 
+    def _store_budgeted(self, name: str, value: str, ttl_s: int, budget: CacheBudget) -> None:
+        """Store ``value`` as the shared entry ``name`` within ``budget``; delete what the
+        script evicted to make room. A value larger than the whole budget is not stored."""
+        if len(value.encode("utf-8")) > budget.max_bytes:
+            return
+        evicted = self._admit(
+            keys=[self.keys.cache(name), self.keys.cache(f"{budget.group}@index"),
+                  self.keys.cache(f"{budget.group}@sizes")],
+            args=[name, value, int(ttl_s * 1000), int(time.time() * 1000), budget.max_bytes,
+                  budget.max_entries])
+        if evicted:
+            self.evicted += len(evicted)
+            self.r.delete(*[self.keys.cache(n) for n in evicted])
+
     def get_text(self, name: str, tag: str | int, build: Callable[[], Any],
-                 ttl_s: int | None = None) -> str:
-        """The cached JSON text for (name, tag), else ``dumps(build())`` stored for next time.
+                 ttl_s: int | None = None, budget: CacheBudget | None = None) -> str:
+        """The cached JSON text for (name, tag), else ``dumps(build())`` stored for next time
+        (within ``budget`` when given: names that callers choose must use one).
 
         Redis errors while reading or writing the shared copy are not fatal: the body is
         built here instead (the caller decides what to do when Redis is down for real).
         """
-        return self._entry(name, str(tag), build, ttl_s)[1]
+        return self._entry(name, str(tag), build, ttl_s, budget)[1]
 
     def get(self, name: str, tag: str | int, build: Callable[[], Any]) -> Any:
         """Like ``get_text`` but as Python objects, parsed once per worker and version.

@@ -106,8 +106,27 @@ class Keys:
     def session(self, sid: str) -> str:
         return f"{self.base}session:{sid}"
 
-    def login_failures(self, who: str) -> str:
-        return f"{self.base}loginfail:{who}"
+    def user_sessions(self, name: str) -> str:
+        """Set: the session ids of one user (listed and ended by ``dashboard.auth``)."""
+        return f"{self.base}user-sessions:{name}"
+
+    # logins of one account (dashboard.auth.authenticate): every key of account NAME starts
+    # with ``login:NAME:`` so that ``login_pattern`` finds them all (``users unlock``)
+    def login_failures(self, name: str, client: str) -> str:
+        """Counter: recent login tries on account ``name`` from ``client``."""
+        return f"{self.base}login:{name}:fails:{client}"
+
+    def login_failures_all(self, name: str) -> str:
+        """Counter: recent failed login tries on account ``name`` from every client."""
+        return f"{self.base}login:{name}:all"
+
+    def login_gate(self, name: str, client: str) -> str:
+        """Marker (with a TTL): ``client`` must wait before its next try on ``name``."""
+        return f"{self.base}login:{name}:gate:{client}"
+
+    def login_pattern(self, name: str) -> str:
+        """A SCAN pattern matching every login key of account ``name``."""
+        return f"{self.base}login:{name}:*"
 
     def lease(self, name: str) -> str:
         return f"{self.base}lease:{name}"

@@ -56,6 +56,31 @@ def quarantine_share(health: dict[str, str]) -> float | None:
     return bad / max(1, bad + num("accepted") + num("duplicates"))
 
 
+# automatic WAIT (Store.replicas_to_wait): how often a store without replicas looks again
+AUTO_WAIT_RECHECK_S = 30.0
+
+
+def replica_count(r: Any) -> tuple[int, str]:
+    """The replicas of the master behind ``r`` and where that came from: the replicas the
+    sentinels list for it (any state) behind Sentinel, the master's connected replicas
+    otherwise; (0, why) on a Cluster, which this does not look into."""
+    from redis.cluster import RedisCluster
+
+    if isinstance(r, RedisCluster):
+        return 0, "a Redis Cluster (automatic waiting covers single servers and Sentinel)"
+    pool = getattr(r, "connection_pool", None)
+    if isinstance(pool, SentinelConnectionPool):
+        for sentinel in pool.sentinel_manager.sentinels:
+            try:
+                listed = sentinel.sentinel_slaves(pool.service_name)
+            except redis.RedisError:
+                continue
+            return len(listed), (f"the sentinels list {len(listed)} replica(s) of "
+                                 f"{pool.service_name!r}")
+    n = int(r.info("replication").get("connected_slaves", 0) or 0)
+    return n, f"the master reports {n} connected replica(s)"
+
+
 def _script(name: str) -> str:
     return resources.files("dashboard.storage").joinpath(f"lua/{name}.lua").read_text()
 
@@ -95,13 +120,14 @@ class Store:
     changes_maxlen: int = 100_000
     quarantine_maxlen: int = 10_000
     event_ttl_s: int = 7 * 86400
-    wait_replicas: int = 0
+    wait_replicas: int = 0      # -1: automatic (replicas_to_wait)
     wait_timeout_ms: int = 1000
     wait_aof: bool = False
     congestion_sources: tuple[str, ...] = CONGESTION_SOURCES
     congestion_fresh_s: int = CONGESTION_FRESH_S
     congestion_confirm: int = CONGESTION_CONFIRM
     _scripts: dict[str, Any] = field(default_factory=dict, repr=False)
+    _auto_wait: tuple[int, str, float] | None = field(default=None, repr=False)
 
     @classmethod
     def from_settings(cls, r: redis.Redis, settings: Settings) -> "Store":
@@ -139,8 +165,9 @@ class Store:
         if self.wait_aof:
             pipe.execute_command("WAITAOF", 1, 0, self.wait_timeout_ms, **on_node)
             extra.append("aof")
-        if self.wait_replicas > 0:
-            pipe.execute_command("WAIT", self.wait_replicas, self.wait_timeout_ms, **on_node)
+        replicas = self.replicas_to_wait()
+        if replicas > 0:
+            pipe.execute_command("WAIT", replicas, self.wait_timeout_ms, **on_node)
             extra.append("replicas")
         results = pipe.execute(raise_on_error=False)
         writes, confirms = results[:len(results) - len(extra)], results[len(results) - len(extra):]
@@ -164,12 +191,44 @@ class Store:
             else:
                 if isinstance(res, Exception):
                     raise res
-                if int(res) < self.wait_replicas:
+                if int(res) < replicas:
                     self._rediscover_master()
-                    raise NotConfirmed(f"batch confirmed by {res} of {self.wait_replicas} "
+                    raise NotConfirmed(f"batch confirmed by {res} of {replicas} "
                                        f"replicas within {self.wait_timeout_ms} ms (written on "
                                        f"the master, not acknowledged; retrying it is safe)")
         return writes
+
+    def replicas_to_wait(self) -> int:
+        """How many replicas must hold each batch before it is acknowledged (WAIT N).
+
+        ``wait_replicas`` when set (0 or more). Automatic (-1, LUKUANG_WAIT_REPLICAS unset):
+        1 when the master has a replica — behind Sentinel, any replica the sentinels list
+        for it (up or down: Sentinel never forgets one), else one the master reports
+        connected — so an acknowledged batch is never held by a master alone that may die;
+        0 otherwise (a Cluster too: set it there). Once 1 it stays 1 for this store (a
+        replica that is away is an outage to wait out, not a reason to stop confirming);
+        a 0 is checked again every AUTO_WAIT_RECHECK_S."""
+        if self.wait_replicas >= 0:
+            return self.wait_replicas
+        now = time.monotonic()
+        if self._auto_wait is None or (self._auto_wait[0] == 0
+                                       and now - self._auto_wait[2] > AUTO_WAIT_RECHECK_S):
+            n, why = replica_count(self.r)
+            self._auto_wait = (1 if n > 0 else 0, why, now)
+        return self._auto_wait[0]
+
+    def describe_wait(self) -> str:
+        """In plain words: how many replicas each batch waits for, and why (for doctor)."""
+        n = self.replicas_to_wait()
+        if self.wait_replicas >= 0:
+            how = f"LUKUANG_WAIT_REPLICAS={self.wait_replicas}"
+        else:
+            how = f"automatic, LUKUANG_WAIT_REPLICAS unset: {self._auto_wait[1]}"
+        if n == 0:
+            return (f"acknowledged without waiting for a replica ({how}); a master that "
+                    "dies may take its last acknowledged batches with it")
+        return (f"each batch is acknowledged once {n} replica(s) hold it (WAIT {n} "
+                f"{self.wait_timeout_ms}; {how})")
 
     def _rediscover_master(self) -> None:
         """Sentinel: drop the idle connections so the next write asks a sentinel for the

@@ -6,7 +6,9 @@
 - Bad parameters (``params.BadParameter``) answer 400 with ``{"error": "<reason>"}``;
   Redis down answers 503.
 - Masked answers are public and cacheable for a few seconds (a proxy in front can absorb a
-  holiday crowd); bodies are cached by data version in Redis for every worker.
+  holiday crowd); bodies are cached by data version in Redis for every worker, keyed by the
+  parameters each route reads and within a memory budget (``respond``).
+- Anonymous callers are rate limited per client (``api_rate_limit``); 429 with Retry-After.
 """
 from __future__ import annotations
 
@@ -23,13 +25,14 @@ from flask import Blueprint, Response, jsonify, request
 
 from dashboard.web import session
 from dashboard.web.conditional import conditional_response
-from dashboard.web.params import (BadParameter, check_params, error_response, parse_bbox,
-                                  parse_district, parse_int, parse_kind, parse_levels,
-                                  parse_time)
-from dashboard.storage.cache import ProcessCache, cache_for, dumps
+from dashboard.web.params import (BadParameter, canonical, check_params, error_response,
+                                  parse_bbox, parse_district, parse_int, parse_kind,
+                                  parse_levels, parse_time)
+from dashboard.storage.cache import CacheBudget, ProcessCache, cache_for, dumps
+from dashboard.web.ratelimit import limiter_for
 from dashboard.congestion import LEVEL_NAMES, LEVEL_NAMES_EN
 from dashboard.dispatch import incidents as incidents_mod
-from dashboard.masking import mask_for_public
+from dashboard.masking import mask_for_public, mask_or_empty
 from dashboard.roads.works import live_works
 from dashboard.storage.keys import KINDS
 
@@ -38,11 +41,17 @@ MAX_LIMIT = 5000
 DEFAULT_LIMIT = 500
 MAX_WINDOW = timedelta(days=31)
 API_CACHE_TTL_S = 120
+API_RATE_SCOPE = "api"
 CLEARED_LISTED_S = 24 * 3600      # ?state=all adds the incidents cleared in the last 24 h
 INCIDENT_STATES = ("open", "all")
 # attrs keys safe to publish (numbers and flags about the road, never about a person)
 PUBLIC_ATTRS = ("count", "speed_kmh", "length_m", "delay_s", "level", "lanes_closed",
                 "vehicle_impact", "reliability")
+# the event fields a masked answer carries (an allowlist: a field added to RoadEvent later
+# is not published until it is listed here); text and attrs are handled apart
+PUBLIC_EVENT_FIELDS = ("id", "kind", "category", "severity", "source", "status",
+                       "observed_at", "starts_at", "ends_at", "lon", "lat", "line",
+                       "segment_id", "district", "road_names", "confidence")
 METRIC_RE = re.compile(r"^(new:(incident|congestion|construction|report)(:[^:\s]{1,50})?"
                        r"|(cidx|ckm):[^:\s]{1,50})$")
 SECRET_RE = re.compile(r"(?i)\b(key|token|secret|password|passwd|sig|signature|access_token)"
@@ -52,8 +61,8 @@ SECRET_RE = re.compile(r"(?i)\b(key|token|secret|password|passwd|sig|signature|a
 # -- serialisers --------------------------------------------------------------------------
 def event_json(ev, unmasked: bool) -> dict[str, Any]:
     """The public form of a RoadEvent: no raw_ref, whitelisted attrs, masked text."""
-    d = ev.to_dict()
-    d.pop("raw_ref", None)
+    full = ev.to_dict()
+    d = {k: full[k] for k in PUBLIC_EVENT_FIELDS if k in full}
     attrs: dict[str, Any] = {}
     for k, v in (ev.attrs or {}).items():
         if k not in PUBLIC_ATTRS:
@@ -96,9 +105,11 @@ def works_json(item, unmasked: bool) -> dict[str, Any]:
             "sources": item.sources, "event_ids": item.event_ids}
 
 
-def redact_error(text: str) -> str:
-    """A feed error as shown to outsiders: credentials in URLs removed, PII masked."""
-    return mask_for_public(SECRET_RE.sub(r"\1=***", text or ""))
+def redact_error(text: str, restricted: bool = True) -> str:
+    """A feed error as shown to outsiders: credentials in URLs removed, PII masked (for a
+    restricted audience also withheld when a residue of personal data remains)."""
+    text = SECRET_RE.sub(r"\1=***", text or "")
+    return mask_for_public(text) if restricted else mask_or_empty(text)
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -176,6 +187,10 @@ def openapi_document(city_name: str = "", timezone_name: str = "Asia/Shanghai") 
         "schema": {"$ref": "#/components/schemas/Error"}}}}
     unavailable = {"description": "the data store is unreachable", "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    limited = {"description": "too many requests from this client (anonymous callers: "
+                              "api_rate_limit per api_rate_window_s); see Retry-After",
+               "content": {"application/json": {"schema": {
+                   "$ref": "#/components/schemas/Error"}}}}
     since = p("since", {"type": "string", "format": "date-time"},
               f"ISO-8601 time; without an offset it is read in {timezone_name}")
     bbox = p("bbox", {"type": "string", "pattern": r"^[-0-9.eE+]+(,[-0-9.eE+]+){3}$"},
@@ -200,7 +215,8 @@ def openapi_document(city_name: str = "", timezone_name: str = "Asia/Shanghai") 
                                p("limit", {"type": "integer", "minimum": 1,
                                            "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
                                  "maximum number of events (newest first)")],
-                "responses": {"200": ok("EventList"), "400": err, "503": unavailable}}},
+                "responses": {"200": ok("EventList"), "400": err, "429": limited,
+                              "503": unavailable}}},
             "/incidents": {"get": {
                 "summary": "Incidents as dispatch holds them (one per real incident, every "
                            "feed's reports fused into it): the open ones, or with "
@@ -211,19 +227,20 @@ def openapi_document(city_name: str = "", timezone_name: str = "Asia/Shanghai") 
                                  "on_scene); all: also those cleared in the last 24 h")],
                 "responses": {"200": ok("IncidentList"), "304": {
                     "description": "not modified (If-None-Match matched the ETag)"},
-                    "400": err, "503": unavailable}}},
+                    "400": err, "429": limited, "503": unavailable}}},
             "/roadworks": {"get": {
                 "summary": "Roadworks, one item per works however many feeds report it "
                            "(Waze, WZDx …); status active (under way) or planned",
                 "responses": {"200": ok("WorksList"), "304": {
                     "description": "not modified (If-None-Match matched the ETag)"},
-                    "503": unavailable}}},
+                    "429": limited, "503": unavailable}}},
             "/congestion": {"get": {
                 "summary": "Congestion level of each road segment (latest snapshot)",
                 "parameters": [district, bbox,
                                p("level", {"type": "string", "pattern": "^[0-4](,[0-4])*$"},
                                  "comma list of levels 0-4 to keep")],
-                "responses": {"200": ok("SegmentList"), "400": err, "503": unavailable}}},
+                "responses": {"200": ok("SegmentList"), "400": err, "429": limited,
+                              "503": unavailable}}},
             "/timeseries/{metric}": {"get": {
                 "summary": "A per-minute metric aggregated per step",
                 "parameters": [
@@ -234,10 +251,11 @@ def openapi_document(city_name: str = "", timezone_name: str = "Asia/Shanghai") 
                                "default": 60}, "bucket in minutes"),
                     p("how", {"type": "string", "enum": ["sum", "mean", "last"]},
                       "aggregation (sum for new:*, mean otherwise)")],
-                "responses": {"200": ok("TimeSeries"), "400": err, "503": unavailable}}},
+                "responses": {"200": ok("TimeSeries"), "400": err, "429": limited,
+                              "503": unavailable}}},
             "/feeds": {"get": {
                 "summary": "Health of each upstream feed",
-                "responses": {"200": ok("FeedList"), "503": unavailable}}},
+                "responses": {"200": ok("FeedList"), "429": limited, "503": unavailable}}},
             "/public/roads": {"get": {
                 "summary": "One road's status for the public (路况查询): stretches between "
                            "cross streets, incidents, roadworks; masked text, anonymous, "
@@ -388,8 +406,33 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
         user = session.current_user()
         return user is not None and user.name != session.KIOSK_USER and user.can("see_pii")
 
-    def respond(name: str, build: Callable[[], Any], cacheable: bool) -> Response:
-        """Serve the body for this request: from the version-keyed cache when public."""
+    @bp.before_request
+    def _rate_limit():
+        """Anonymous callers (and the wall kiosk) count against ``api_rate_limit`` per
+        ``api_rate_window_s``, as the public query does; over it: 429 with Retry-After."""
+        user = session.current_user()
+        if user is not None and user.name != session.KIOSK_USER:
+            return None
+        s = get_services().settings
+        verdict = limiter_for(get_services(), API_RATE_SCOPE, s.api_rate_limit,
+                              s.api_rate_window_s).hit(request.remote_addr or "")
+        if verdict.allowed:
+            return None
+        resp = jsonify({"error": f"too many requests: at most {verdict.limit} per "
+                                 f"{s.api_rate_window_s} s; retry after "
+                                 f"{verdict.retry_after_s} s",
+                        "retry_after_s": verdict.retry_after_s})
+        resp.status_code = 429
+        resp.headers["Retry-After"] = str(verdict.retry_after_s)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    def respond(name: str, build: Callable[[], Any], cacheable: bool,
+                key: dict[str, Any]) -> Response:
+        """Serve the body for this request: from the version-keyed cache when public. The
+        shared entry is named by ``key``, the parsed parameters the route reads
+        (``params.canonical``), never by the raw query (``_=`` busters, spellings), and
+        stored within the API's budget (``api_cache_bytes``, ``api_cache_entries``)."""
         svc = get_services()
         now = time.time()
         version = svc.store.version()
@@ -398,13 +441,12 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
             resp = Response(dumps(build()), mimetype="application/json")
             resp.headers["Cache-Control"] = "private, no-store"
             return resp
-        params = "&".join(f"{k}={v}" for k, v in sorted(request.args.items(multi=True)))
-        digest = hashlib.sha1(f"{request.path}?{params}".encode()).hexdigest()[:20]
+        digest = hashlib.sha1(f"{name}?{canonical(key)}".encode()).hexdigest()[:20]
+        budget = CacheBudget("api", svc.settings.api_cache_bytes, svc.settings.api_cache_entries)
 
         def text() -> str:
-            # one entry per distinct query: kept briefly, so odd queries cannot fill Redis
             return cache_for(svc.r, svc.keys).get_text(f"api:{name}:{digest}", tag, build,
-                                                       ttl_s=API_CACHE_TTL_S)
+                                                       ttl_s=API_CACHE_TTL_S, budget=budget)
         max_age = max(1, int(min(svc.settings.refresh_s, 30)))
         resp = conditional_response(f"{tag}-{digest[:8]}", text, "application/json",
                                     f"public, max-age={max_age}", weak=True)
@@ -429,7 +471,9 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
                     "generated_at": datetime.now(timezone.utc).isoformat(),
                     "masked": not unmasked, "count": len(evs),
                     "events": [event_json(e, unmasked) for e in evs]}
-        return respond("events", build, cacheable=not unmasked)
+        return respond("events", build, cacheable=not unmasked,
+                       key={"kind": kind, "district": district, "bbox": bbox, "since": since,
+                            "limit": limit})
 
     @bp.get("/incidents")
     def incidents():
@@ -451,7 +495,7 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
                     "open": incidents_mod.open_count(svc.r, svc.keys),
                     "unacknowledged": incidents_mod.unacknowledged_count(svc.r, svc.keys),
                     "incidents": [incident_json(i, unmasked) for i in found]}
-        return respond("incidents", build, cacheable=not unmasked)
+        return respond("incidents", build, cacheable=not unmasked, key={"state": state})
 
     @bp.get("/roadworks")
     def roadworks():
@@ -467,7 +511,7 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
                     "active": sum(1 for w in items if w.is_active),
                     "planned": sum(1 for w in items if not w.is_active),
                     "roadworks": [works_json(w, unmasked) for w in items]}
-        return respond("roadworks", build, cacheable=not unmasked)
+        return respond("roadworks", build, cacheable=not unmasked, key={})
 
     @bp.get("/congestion")
     def congestion():
@@ -499,7 +543,8 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
             return {"version": svc.store.version(),
                     "generated_at": datetime.now(timezone.utc).isoformat(),
                     "count": len(rows), "segments": rows}
-        return respond("congestion", build, cacheable=True)
+        return respond("congestion", build, cacheable=True,
+                       key={"district": district, "bbox": bbox, "level": levels})
 
     @bp.get("/timeseries/<path:metric>")
     def timeseries(metric: str):
@@ -526,7 +571,10 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
             return {"metric": metric, "step_minutes": step, "how": how,
                     "since": since.isoformat(), "until": until.isoformat(),
                     "points": [{"t": t.isoformat(), "value": round(v, 6)} for t, v in pts]}
-        return respond("ts", build, cacheable=True)
+        return respond("ts", build, cacheable=True,
+                       key={"metric": metric, "step": step, "how": how,
+                            "since": parse_time(request.args.get("since"), "since", tz),
+                            "until": parse_time(request.args.get("until"), "until", tz)})
 
     @bp.get("/feeds")
     def feeds():

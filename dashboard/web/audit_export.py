@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import tzinfo
 from typing import Callable
 
 import redis
@@ -23,7 +24,7 @@ from dashboard import audit
 
 from dashboard.web import session
 from dashboard.web.params import BadParameter, error_response
-from dashboard.timeutil import SHANGHAI, parse_time
+from dashboard.timeutil import SHANGHAI, city_zone, parse_time
 
 MAX_ROWS = 100_000
 DEFAULT_ROWS = 10_000
@@ -31,16 +32,16 @@ _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NAME_RE = re.compile(r"^[\w.:\-]{1,120}$")
 
 
-def _when(value: str | None, end: bool = False) -> float | None:
-    """Epoch seconds from an epoch number or a local time (a date alone: the start of the
-    day, or its end for ``end``); None when absent."""
+def _when(value: str | None, end: bool = False, tz: tzinfo = SHANGHAI) -> float | None:
+    """Epoch seconds from an epoch number or a local time in ``tz``, the city's zone (a
+    date alone: the start of the day, or its end for ``end``); None when absent."""
     if not value:
         return None
     try:
         v = float(value)   # a number is epoch seconds, even 20261001
     except ValueError:
         try:
-            return parse_time(value, SHANGHAI, end_of_day=end).timestamp()
+            return parse_time(value, tz, end_of_day=end).timestamp()
         except ValueError:
             if _DATE_RE.match(value):
                 raise BadParameter(f"not a date: {value!r}") from None
@@ -78,8 +79,9 @@ def blueprint(get_services: Callable[[], object]) -> Blueprint:
     def audit_csv():
         user = session.require("view_audit")
         svc = get_services()
-        since = _when(request.args.get("since"))
-        until = _when(request.args.get("until"), end=True)
+        tz = city_zone(svc.settings)
+        since = _when(request.args.get("since"), tz=tz)
+        until = _when(request.args.get("until"), end=True, tz=tz)
         limit = _limit(request.args.get("limit"))
         who = _name(request.args.get("who"), "who")
         action = _name(request.args.get("action"), "action")
@@ -94,7 +96,7 @@ def blueprint(get_services: Callable[[], object]) -> Blueprint:
         except redis.RedisError:
             return jsonify({"error": "data store unavailable"}), 503
         stamp = time.strftime("%Y%m%d-%H%M")
-        return Response(audit.to_csv(entries), mimetype="text/csv",
+        return Response(audit.to_csv(entries, tz), mimetype="text/csv",
                         headers={"Content-Disposition":
                                  f'attachment; filename="lukuang-audit-{stamp}.csv"',
                                  "Cache-Control": "no-store"})

@@ -116,3 +116,22 @@ def check_params(allowed: set[str]) -> None:
     for k in allowed:
         if len(request.args.getlist(k)) > 1:
             raise BadParameter(f"parameter {k} given more than once")
+
+
+def canonical(values: dict[str, object]) -> str:
+    """The parsed parameters a route reads, written one way only (sorted names; absent
+    values dropped; sets sorted; times as UTC ISO-8601; floats by ``repr``): two requests
+    that ask for the same thing give the same text, whatever their spelling, order, or
+    extra parameters (``_=`` cache busters, which ``check_params`` lets through), so a
+    route's shared cache key is made from it, never from the raw query string."""
+    def one(v: object) -> str:
+        if isinstance(v, datetime):
+            return v.astimezone(timezone.utc).isoformat()
+        if isinstance(v, (set, frozenset)):
+            return ",".join(sorted(one(x) for x in v))
+        if isinstance(v, (list, tuple)):
+            return ",".join(one(x) for x in v)
+        if isinstance(v, float):
+            return repr(v)
+        return str(v)
+    return "&".join(f"{k}={one(v)}" for k, v in sorted(values.items()) if v is not None)

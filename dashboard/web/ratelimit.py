@@ -1,4 +1,5 @@
-"""A per-client request limit in Redis: a fixed window counted by one Lua script.
+"""A per-client request limit in Redis: a fixed window counted by one Lua script. Used by
+the public road query (scope "public") and by anonymous calls to the JSON API (scope "api").
 
 The first request of a client starts a window of ``window_s`` seconds (the counter key's
 TTL); every request in it increments the counter, and once it passes ``limit`` the caller
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 
 import redis
 
+from dashboard.storage.cache import ProcessCache
 from dashboard.storage.keys import Keys
 
 # INCR, and start the window on the first hit (or if the key somehow lost its TTL).
@@ -74,3 +76,14 @@ class RateLimiter:
         count, ttl_ms = int(count), max(0, int(ttl_ms))
         retry = max(1, math.ceil(ttl_ms / 1000))
         return Verdict(count <= self.limit, count, self.limit, retry)
+
+
+_limiters: ProcessCache[RateLimiter] = ProcessCache(16)   # by connection, city, scope
+
+
+def limiter_for(svc, scope: str, limit: int, window_s: float) -> RateLimiter:
+    """This process's limiter for ``scope`` on the worker's connection (``svc``: its
+    Services), rebuilt when the limit or window changes."""
+    return _limiters.get_for(svc.r, lambda: RateLimiter(svc.r, svc.keys, scope, limit,
+                                                        window_s),
+                             key=(svc.keys.base, scope), tag=(limit, window_s))

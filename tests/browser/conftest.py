@@ -52,15 +52,22 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-# JavaScript run in the page: the wall map's plotly div (GD), and how many features the
-# MapLibre map has drawn once it is loaded (MAP_READY; 0 while it is not).
-GD = ("var w = document.getElementById('wall-map');"
-      "var gd = w && w.querySelector('.js-plotly-plot');")
-MAP_READY = GD + """
-    if (!gd || !gd._fullLayout || !gd._fullLayout.map || !gd._fullLayout.map._subplot) return 0;
-    var m = gd._fullLayout.map._subplot.map;
-    if (!m || !m.loaded() || !document.querySelector('.maplibregl-canvas')) return 0;
-    return m.queryRenderedFeatures().length;"""
+# JavaScript run in the page: the wall's MapLibre map (assets/wall_map.js keeps it in
+# window.lukuangWall), and how many features it has drawn once it is loaded and went idle
+# with the first levels applied (MAP_READY; 0 while it is not).
+MAP_READY = """
+    var W = window.lukuangWall;
+    if (!W || !W.map || !W.loaded || W.firstIdle === null) return 0;
+    if (!document.querySelector('#wall-map .maplibregl-canvas')) return 0;
+    return W.map.queryRenderedFeatures().length;"""
+# how many segments MapLibre holds at level arguments[0] (the feature state it draws with)
+LEVEL_COUNT = """
+    var W = window.lukuangWall, n = 0;
+    for (var i = 1; i <= W.lv.length; i++) {
+        var st = W.map.getFeatureState({source: 'net', id: i});
+        if (st && st.l === arguments[0]) n++;
+    }
+    return n;"""
 
 
 @pytest.fixture(scope="module")

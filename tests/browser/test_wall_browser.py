@@ -17,7 +17,7 @@ from dashboard.live import wall as W
 from dashboard.model import RoadEvent, validate
 from dashboard.roads.network import default_network_dir, load_network
 
-from .conftest import GD, MAP_READY, WALL_TOKEN
+from .conftest import LEVEL_COUNT, MAP_READY, WALL_TOKEN
 
 pytestmark = pytest.mark.browser
 
@@ -90,17 +90,24 @@ def test_wall_draws_offline_without_console_errors(live_server, browser_store, b
     b = browser_factory(width, height)
     drawn = open_wall(b, live_server)
     assert b.driver.execute_script("return [innerWidth, innerHeight]") == [width, height]
-    assert drawn > 100   # road network, congestion lines, markers and labels are on the canvas
-    d = b.driver.execute_script(GD + """
-        var m = gd._fullLayout.map._subplot.map;
+    assert drawn > 100   # road network, congestion lines and markers are on the canvas
+    d = b.driver.execute_script("""
+        var m = window.lukuangWall.map;
         var style = m.getStyle();
+        var coloured = m.queryRenderedFeatures({layers: ['levels']}).filter(function (f) {
+            return f.state && f.state.l >= 1; }).length;
         return {glyphs: style.glyphs || null, sprite: style.sprite || null,
-                labels: gd.data[6].text.length, zoom: gd._fullLayout.map.zoom,
+                labels: document.querySelectorAll('.lk-map-label-road').length,
+                districts: document.querySelectorAll('.lk-map-label-district').length,
+                coloured: coloured, zoom: m.getZoom(),
+                markers: m.queryRenderedFeatures({layers: ['reports', 'roadworks']}).length,
                 kpi: parseFloat(getComputedStyle(document.querySelector('.lk-kpi-value')).fontSize),
                 ticker: Array.from(document.querySelectorAll('.lk-ticker-text'))
                         .map(function (e) { return e.textContent; }).join(' | '),
                 wall: document.querySelector('.lk-wall').getBoundingClientRect().width};""")
     assert d["glyphs"] is None and d["sprite"] is None and d["labels"] > 10
+    assert d["districts"] >= 3 and d["markers"] >= 2   # report clusters and roadworks
+    assert d["coloured"] > 100   # drawn in their level's colour (feature state), not grey
     assert d["wall"] == width
     assert d["kpi"] >= 60 * width / 1920 * 0.95           # big numbers, scaled with the screen
     assert "13812345678" not in d["ticker"] and "<b>" in d["ticker"]   # masked, shown as text
@@ -112,30 +119,31 @@ def test_map_view_survives_two_refreshes(live_server, browser_store, browser_fac
     seg_ids = seed(browser_store, time.time())
     b = browser_factory(1920, 1080)
     open_wall(b, live_server)
-    moved = {"lon": 117.1, "lat": 36.15}
-    b.driver.execute_script(GD + "Plotly.relayout(gd, {'map.center': {lon: 117.1, lat: 36.15},"
-                                 " 'map.zoom': 13.5});")
+    b.driver.execute_script("window.lukuangWall.map.jumpTo("
+                            "{center: [117.1, 36.15], zoom: 13.5});")
     time.sleep(0.5)
-    level4 = W.TRACE_LEVEL[4]
     for round_ in range(2):
-        before = b.driver.execute_script(GD + f"return gd._fullData[{level4}].lon.length;")
+        before = b.driver.execute_script(LEVEL_COUNT, 4)
         # move a few more segments to 严重拥堵: a new data version
-        batch = seg_ids[round_ * 40:(round_ + 1) * 40]
+        batch = [s for s in seg_ids[round_ * 40:(round_ + 1) * 40]]
         browser_store.set_congestion([(s, 4, 3.0, "amap", time.time()) for s in batch])
-        grew = wait_until(lambda: b.driver.execute_script(
-            GD + f"return gd._fullData[{level4}].lon.length;") > before, timeout=20)
+        grew = wait_until(lambda: b.driver.execute_script(LEVEL_COUNT, 4) > before,
+                          timeout=20)
         assert grew, f"refresh {round_ + 1} did not arrive"
-        view = b.driver.execute_script(GD + "return [gd._fullLayout.map.center,"
-                                            " gd._fullLayout.map.zoom];")
-        assert view[0] == pytest.approx(moved) and view[1] == pytest.approx(13.5)
-        m_center = b.driver.execute_script(GD + "var c = gd._fullLayout.map._subplot.map"
-                                                ".getCenter(); return [c.lng, c.lat];")
-        assert m_center == pytest.approx([117.1, 36.15], abs=1e-6)
+        view = b.driver.execute_script("var m = window.lukuangWall.map, c = m.getCenter();"
+                                       "return [c.lng, c.lat, m.getZoom()];")
+        assert view == pytest.approx([117.1, 36.15, 13.5], abs=1e-6)
+    # the page was sent the changed segments only, and its levels match the server's
+    levels = W.current_levels(browser_store, 900, time.time())
+    geom = W.net_geom(load_network(default_network_dir() / "roads.geojson"))
+    want = sum(1 for s in geom.ids if levels.get(s) == 4)
+    assert b.driver.execute_script(LEVEL_COUNT, 4) == want
     assert_clean(b)
 
 
 def dash_refresh_request(search: str) -> dict:
-    outputs = [("wall-map", "figure"), ("wall-kpis", "children"), ("wall-cidx", "figure"),
+    outputs = [("wall-map", "figure"), ("wall-map-data", "data"), ("wall-kpis", "children"),
+               ("wall-cidx", "figure"),
                ("wall-hourly", "figure"), ("wall-ticker", "children"),
                ("wall-conn-banner", "children"), ("wall-conn-banner", "className"),
                ("wall-view-name", "children"), ("wall-version", "data")]
@@ -145,7 +153,8 @@ def dash_refresh_request(search: str) -> dict:
         "inputs": [{"id": "wall-tick", "property": "n_intervals", "value": 1},
                    {"id": "wall-scale", "property": "data", "value": 1}],
         "state": [{"id": "wall-version", "property": "data", "value": None},
-                  {"id": "wall-url", "property": "search", "value": search}],
+                  {"id": "wall-url", "property": "search", "value": search},
+                  {"id": "wall-map-applied", "property": "data", "value": None}],
         "changedPropIds": ["wall-tick.n_intervals"],
     }
 
@@ -161,7 +170,11 @@ def test_the_kiosk_token_is_enforced_on_the_server(live_server, browser_store):
     refused = httpx.post(url, json=dash_refresh_request("?token=nope"), headers=headers)
     assert refused.status_code == 403
     ok = httpx.post(url, json=dash_refresh_request(f"?token={WALL_TOKEN}"), headers=headers)
-    assert ok.status_code == 200 and '"wall-map"' in ok.text
+    assert ok.status_code == 200 and '"wall-map-data"' in ok.text
+    # the road geometry: the same rule (token, or a session with view_wall)
+    assert httpx.get(f"{live_server}/api/v1/network.geojson").status_code == 401
+    geo = httpx.get(f"{live_server}/api/v1/network.geojson?token={WALL_TOKEN}")
+    assert geo.status_code == 200 and geo.json()["type"] == "FeatureCollection"
 
 
 def test_the_watchers_catch_foreign_requests_and_console_errors(live_server, browser_factory):

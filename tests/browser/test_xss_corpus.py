@@ -388,7 +388,8 @@ def test_xss_corpus_executes_nothing_on_any_page(live_server, corpus_seeded, bro
     # every JSON API route, as admin: JSON with nosniff, never HTML
     api_checked = 0
     with httpx.Client(base_url=base, timeout=20) as c:
-        c.post("/login", data={"username": "xssadmin", "password": PASSWORD, "next": "/"})
+        c.post("/login", data={"username": "xssadmin", "password": PASSWORD, "next": "/"},
+               headers={"Origin": base})
         api = sorted(r.rule for r in url_rules if r.rule.startswith("/api/")
                      and "GET" in r.methods and not r.arguments)
         for rule in api:

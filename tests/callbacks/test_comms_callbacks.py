@@ -70,7 +70,8 @@ def svc(app_svc):
 def login(app, name: str | None):
     client = app.server.test_client()
     if name:
-        resp = client.post("/login", data={"username": name, "password": PASSWORD, "next": "/"})
+        resp = client.post("/login", data={"username": name, "password": PASSWORD, "next": "/"},
+                           headers={"Origin": "http://localhost"})
         assert resp.status_code == 302 and "error" not in resp.headers["Location"]
     return client
 

@@ -301,7 +301,8 @@ def test_two_officers_over_http(settings):
             add_user(svc.r, svc.keys, name, role, "password-123")
             c = app.server.test_client()
             assert c.post("/login", data={"username": name, "password": "password-123",
-                                          "next": "/"}).status_code == 302
+                                          "next": "/"},
+                          headers={"Origin": "http://localhost"}).status_code == 302
             clients[name] = c
         # the page shows the report in "create from report"
         resp = _post(clients["li"], app, ids.DISPATCH_TICK, {ids.DISPATCH_TICK: 1}, {},

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from dashboard.auth import add_user
+from dashboard.auth import User, add_user, create_session
 
 from .test_roles import PASSWORD, WALL_TOKEN, register_every_callback, seed, value_for
 
@@ -48,7 +48,8 @@ def app(settings):
 
     from app import create_app
 
-    s = replace(settings, wall_token=WALL_TOKEN)
+    # the API's rate limit off: every garbage request must reach its route's checks
+    s = replace(settings, wall_token=WALL_TOKEN, api_rate_limit=0)
     register_every_callback()
     dash_app = create_app(s)
     yield dash_app
@@ -56,11 +57,15 @@ def app(settings):
 
 
 def _admin(app):
+    """A test client holding a logged-in admin's session (made as /login makes it; the
+    login form itself is tested elsewhere)."""
     svc = app.server.config["LUKUANG"]
     add_user(svc.r, svc.keys, "admin1", "admin", PASSWORD)
+    sid = create_session(svc.r, svc.keys, User("admin1", "admin"), 1)
     c = app.server.test_client()
-    resp = c.post("/login", data={"username": "admin1", "password": PASSWORD, "next": "/"})
-    assert resp.status_code == 302 and "error" not in resp.headers["Location"]
+    with c.session_transaction() as sess:
+        sess["sid"] = sid
+    assert c.get("/api/v1/events").headers["Cache-Control"] == "private, no-store"  # unmasked
     return c
 
 
@@ -303,3 +308,131 @@ def test_the_checks_see_a_500():
     finally:
         logging.getLogger().removeHandler(h)
     assert resp.status_code == 500 and h.records
+
+
+# -- every output the browser knows, clientside ones included (issue 15) ------------------
+def _dependencies(client) -> list[dict[str, Any]]:
+    """``GET /_dash-dependencies``: what the page's renderer is told about every callback
+    (the output key, inputs, state, and ``clientside_function`` for the browser-only ones)."""
+    resp = client.get("/_dash-dependencies")
+    assert resp.status_code == 200
+    deps = resp.get_json()
+    assert isinstance(deps, list) and deps
+    return deps
+
+
+def _outputs_of(key: str) -> list[dict[str, str]]:
+    """The output list the renderer sends for an output key (``id.prop`` or
+    ``..id.prop...id.prop..``); ids that are JSON (pattern-matching) are parsed."""
+    multi = key.startswith("..") and key.endswith("..")
+    parts = key[2:-2].split("...") if multi else [key]
+    out = []
+    for part in parts:
+        cid, _, prop = part.rpartition(".")
+        try:
+            cid = json.loads(cid) if cid.startswith("{") else cid
+        except ValueError:
+            pass
+        out.append({"id": cid, "property": prop})
+    return out
+
+
+def dependency_bodies(dep: dict[str, Any]) -> Iterator[tuple[str, str, str]]:
+    """(label, content type, body) for one entry of /_dash-dependencies: what a browser
+    might send for it (nulls everywhere), and every way of getting its shape wrong."""
+    key = dep["output"]
+    outs = _outputs_of(key)
+    multi = len(outs) > 1 or (key.startswith("..") and key.endswith(".."))
+    outputs: Any = outs if multi else outs[0]
+    inputs = [{**i, "value": None} for i in dep["inputs"]]
+    state = [{**s, "value": None} for s in dep["state"]]
+    changed = [f"{dep['inputs'][0]['id']}.{dep['inputs'][0]['property']}"] \
+        if dep["inputs"] and isinstance(dep["inputs"][0].get("id"), str) else []
+
+    def body(**over: Any) -> str:
+        b = {"output": key, "outputs": outputs, "inputs": inputs, "state": state,
+             "changedPropIds": changed}
+        b.update(over)
+        return json.dumps({k: v for k, v in b.items() if v is not _MISSING})
+    yield "as sent", "application/json", body()
+    yield "not json", "application/json", "{this is not json"
+    yield "empty", "application/json", ""
+    yield "form body", "application/x-www-form-urlencoded", "output=" + key
+    yield "outputs missing", "application/json", body(outputs=_MISSING)
+    yield "outputs null", "application/json", body(outputs=None)
+    yield "outputs empty list", "application/json", body(outputs=[])
+    yield "outputs empty object", "application/json", body(outputs={})
+    yield "outputs list for one", "application/json", body(outputs=[outputs] if not multi
+                                                          else [outs[0]])
+    if multi:
+        yield "outputs object for many", "application/json", body(outputs=outs[0])
+    yield "outputs one too many", "application/json", body(outputs=outs + [outs[0]])
+    yield "outputs one too few", "application/json", body(outputs=outs[:-1])
+    yield "outputs strings", "application/json", body(outputs=[key] * len(outs))
+    yield "outputs without property", "application/json", body(
+        outputs=[{"id": o["id"]} for o in outs] if multi else {"id": outs[0]["id"]})
+    yield "outputs of another callback", "application/json", body(
+        outputs=[{"id": "nope", "property": "children"}] * len(outs) if multi
+        else {"id": "nope", "property": "children"})
+    yield "outputs nested lists", "application/json", body(outputs=[[outs]] * len(outs))
+    yield "outputs id a number", "application/json", body(
+        outputs=[{"id": 5, "property": o["property"]} for o in outs] if multi
+        else {"id": 5, "property": outs[0]["property"]})
+    yield "inputs missing", "application/json", body(inputs=_MISSING)
+    yield "inputs one too few", "application/json", body(inputs=inputs[:-1])
+    yield "inputs one too many", "application/json", body(inputs=inputs + inputs[:1])
+    yield "inputs of another component", "application/json", body(
+        inputs=[{"id": "nope", "property": "n_clicks", "value": 1} for _ in inputs])
+    yield "state missing", "application/json", body(state=_MISSING) if state else body(
+        state=[{"id": "nope", "property": "data", "value": None}])
+    yield "changedPropIds unknown", "application/json", body(changedPropIds=["nope.x"])
+    yield "changedPropIds a string", "application/json", body(changedPropIds="x")
+    yield "output unknown", "application/json", body(output="nope.children")
+    yield "output a list", "application/json", body(output=[key])
+
+
+_MISSING = object()
+
+
+def test_every_output_in_dash_dependencies_answers_no_5xx(app, tracebacks, capsys):
+    """Issue 15: for every output the renderer is told about (``/_dash-dependencies``,
+    clientside ones included), bodies of the right and of every wrong shape, as anonymous
+    and as a logged-in admin: never a 5xx, and a body the app cannot route is a 400."""
+    svc = app.server.config["LUKUANG"]
+    seed(svc)
+    callers = {"anonymous": app.server.test_client(), "admin": _admin(app)}
+    deps = _dependencies(callers["anonymous"])
+    clientside = [d["output"] for d in deps if d.get("clientside_function")]
+    calls = 0
+    statuses: dict[int, int] = {}
+    errors: list[str] = []
+    routed_badly: list[str] = []
+    for dep in deps:
+        for label, ctype, body in dependency_bodies(dep):
+            for role, client in callers.items():
+                resp = client.post("/_dash-update-component", data=body.encode(),
+                                   content_type=ctype)
+                calls += 1
+                statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
+                if resp.status_code >= 500:
+                    errors.append(f"{dep['output'][:70]} [{label}] as {role}: "
+                                  f"{resp.status_code} {resp.data[:160]!r}")
+                # a body for a browser-only callback, or of a shape no browser sends, can
+                # never be routed: 400 whoever asks
+                if (label != "as sent" or dep["output"] in clientside) \
+                        and label not in ("changedPropIds unknown",) \
+                        and resp.status_code != 400:
+                    routed_badly.append(f"{dep['output'][:60]} [{label}] as {role}: "
+                                        f"{resp.status_code}")
+    with capsys.disabled():
+        print(f"\n[malformed] /_dash-dependencies: {len(deps)} outputs ({len(clientside)} "
+              f"clientside), {len(list(dependency_bodies(deps[0])))} bodies each, 2 roles: "
+              f"{calls} calls; statuses {dict(sorted(statuses.items()))}; 5xx {len(errors)}; "
+              f"not 400 where unroutable {len(routed_badly)}; tracebacks "
+              f"{len(tracebacks.records)}")
+        for line in (errors + routed_badly)[:20]:
+            print("   ", line[:200])
+    assert clientside, "no clientside callback listed: the test would miss them"
+    assert errors == [], "\n".join(errors[:40])
+    assert routed_badly == [], "\n".join(routed_badly[:40])
+    assert tracebacks.records == [], sorted(set(_where(r) for r in tracebacks.records))[:20]

@@ -57,7 +57,8 @@ def test_page_inputs_are_read_for_the_request(settings):
     officer = User("li", "officer")
     assert app.page_inputs("wall", officer, svc) == {"refresh_s": settings.refresh_s,
                                                      "city_name": settings.city_name,
-                                                     "tick_s": settings.version_tick_s}
+                                                     "tick_s": settings.version_tick_s,
+                                                     "wall_map": settings.wall_map}
     assert app.page_inputs("dispatch", officer, svc)["tick_s"] == settings.version_tick_s
     perms = app.page_inputs("dispatch", officer, svc)["permissions"]
     assert {"view_dispatch", "dispatch", "manage_units"} <= perms and "view_audit" not in perms

@@ -267,7 +267,7 @@ def clients(app) -> dict[str, Any]:
         add_user(svc.r, svc.keys, f"{role}1", role, PASSWORD)
         c = app.server.test_client()
         resp = c.post("/login", data={"username": f"{role}1", "password": PASSWORD,
-                                      "next": "/"})
+                                      "next": "/"}, headers={"Origin": "http://localhost"})
         assert resp.status_code == 302 and "error" not in resp.headers["Location"], role
         out[role] = c
     return out

@@ -1,5 +1,6 @@
 """Wall and /feeds callbacks called as plain functions, against the real Redis and the demo
-network: what a refresh sends (nothing, a Patch of some traces, or a full figure), the token,
+network: what a refresh sends (nothing, a Patch of some traces, or a full figure with the
+plotly map; the setup once, then level deltas and markers with the MapLibre map), the token,
 Redis going away, rotation, the freshness banner, and the layouts they fill."""
 import json
 from dataclasses import replace
@@ -16,6 +17,8 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from callbacks import feeds_page as FP
 from callbacks import wall as CW
 from dashboard.live import wall as W
+from dashboard.live import wall_map as WM
+from dashboard.roads import basemap as W_basemap
 from dashboard.auth import User
 from dashboard.dispatch import incidents as I
 from dashboard.model import RoadEvent, validate
@@ -32,7 +35,16 @@ NOW = T0.timestamp()
 
 @pytest.fixture
 def svc(settings):
-    s = Services.open(settings, start_embedded=False)
+    """The plotly map (``wall_map = "plotly"``): the figure tests."""
+    s = Services.open(replace(settings, wall_map="plotly"), start_embedded=False)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def gl(settings):
+    """The MapLibre map (``wall_map = "maplibre"``, the default)."""
+    s = Services.open(replace(settings, wall_map="maplibre"), start_embedded=False)
     yield s
     s.close()
 
@@ -61,8 +73,8 @@ def operations(patch: Patch) -> list[tuple]:
 def first_picture(svc, search="", scale=1):
     out = CW.refresh(0, scale, None, search, svc, now=NOW)
     assert tuple(out) == CW.REFRESH_OUTPUTS == (
-        "map", "kpis", "cidx", "hourly", "ticker", "banner", "banner_class", "view_name",
-        "state")
+        "map", "mapdata", "kpis", "cidx", "hourly", "ticker", "banner", "banner_class",
+        "view_name", "state")
     return out
 
 
@@ -89,7 +101,7 @@ def ids_in(component) -> set[str]:
 
 def test_wall_layout_has_every_output_and_no_controls():
     page = wall_layout.layout(refresh_ms=5000, city_name="泰安", legend_items=W.legend_items())
-    need = {ids.WALL_MAP, ids.WALL_KPIS, ids.WALL_CIDX, ids.WALL_HOURLY, ids.WALL_TICKER,
+    need = {ids.WALL_MAP, ids.WALL_MAP_DATA, ids.WALL_MAP_APPLIED, ids.WALL_KPIS, ids.WALL_CIDX, ids.WALL_HOURLY, ids.WALL_TICKER,
             ids.WALL_FEEDS, ids.WALL_CONN_BANNER, ids.WALL_STALE_BANNER, ids.WALL_CLOCK,
             ids.WALL_VERSION, ids.WALL_TICK, ids.WALL_SLOW_TICK, ids.WALL_SCALE, ids.WALL_URL,
             ids.WALL_VIEW_NAME}
@@ -128,8 +140,9 @@ def test_first_refresh_sends_the_whole_picture(svc, store):
     add_incident(store, 1)
     seg = W.net_geom(svc.network).ids[0]
     store.set_congestion([(seg, 3, 10.0, "amap", NOW)], now=NOW)
-    fig, kpis, cidx, hourly, ticker, banner, banner_cls, view, state = \
+    fig, mapdata, kpis, cidx, hourly, ticker, banner, banner_cls, view, state = \
         first_picture(svc).values()
+    assert mapdata is no_update
     json.dumps(fig, allow_nan=False)
     assert fig["layout"]["uirevision"] == "wall"
     assert fig["layout"]["map"]["style"]["version"] == 8
@@ -199,21 +212,31 @@ def test_a_different_screen_size_gets_a_full_figure_at_its_scale(svc, store):
         and CW.norm_scale(1e9) == 1.0 and CW.norm_scale(0.1) == 0.5
 
 
-def test_redis_down_keeps_the_last_picture_and_says_since_when(svc, settings):
+def test_redis_down_keeps_the_last_picture_and_says_since_when(svc, settings, store):
     state = first_picture(svc)["state"]
+    store.update_feed_health("waze", last_ok=f"{NOW - 5:.0f}", interval_s="10")
+    fresh_strip = CW.freshness(0, "", svc, now=NOW)["feeds"]
+    assert "lk-feed-ok" in as_text(fresh_strip) and "5 s" in as_text(fresh_strip)
     down = Services.open(settings, start_embedded=False)
     down.handle.client = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2,
                                      retry=Retry(NoBackoff(), 0))
     out = CW.refresh(1, 1, state, "", down, now=NOW + 30)
-    assert all(out[k] is no_update for k in ("map", "kpis", "cidx", "hourly", "ticker"))
+    assert all(out[k] is no_update for k in ("map", "mapdata", "kpis", "cidx", "hourly",
+                                             "ticker"))
     assert out["view_name"] is no_update
     assert out["banner"] == "数据连接中断 — showing the picture of 10:30"
     assert out["banner_class"] == CW.SHOWN and out["state"]["down"] is True
     # back again: the banner goes away even though the data did not change
     back = CW.refresh(2, 1, out["state"], "", svc, now=NOW + 35)
     assert back["banner"] == "" and back["banner_class"] == CW.HIDDEN
-    strip, banner, cls, clock = CW.freshness(1, "", down, now=NOW).values()
-    assert (strip, banner, cls) == (no_update, no_update, no_update) and clock.endswith("10:30")
+    # issue 15: the feed strip does not freeze green; the last health this worker read,
+    # aged to now, every feed marked stale (nobody can tell whether it still delivers)
+    strip, banner, cls, clock = CW.freshness(1, "", down, now=NOW + 20).values()
+    assert "lk-feed-ok" not in as_text(strip) and "lk-feed-stale" in as_text(strip)
+    assert "25 s" in as_text(strip) and "waze" in as_text(strip)
+    assert banner == "" and clock.endswith("10:30")    # 25 s: not late yet by its interval
+    strip, banner, cls, _ = CW.freshness(2, "", down, now=NOW + 40).values()
+    assert "45 s" in as_text(strip) and "waze stale since 10:30" in banner and cls == CW.SHOWN
 
 
 def test_the_token_is_checked_on_every_refresh(svc):
@@ -316,3 +339,110 @@ def test_a_malformed_page_state_gets_a_full_picture_not_an_error(svc, store):
     for bad in ("x", ["v"], {"v": "1", "lv": "nope", "at": "noon", "net": 5}, {"lv": [1, 2]}):
         out = CW.refresh(0, 1, bad, "", svc, now=NOW)
         assert isinstance(out["map"], dict) and out["state"]["down"] is False
+
+
+# -- the MapLibre map (wall_map = "maplibre") -----------------------------------------------------
+def held(out) -> dict:
+    """What the page's map reports after applying a refresh's message (assets/wall_map.js)."""
+    msg = out["mapdata"]
+    return {"k": msg["k"], "t": msg["lv"]["t"]}
+
+
+def test_maplibre_first_refresh_sends_the_setup_all_levels_and_markers(gl, store):
+    geom = W.net_geom(gl.network)
+    store.set_congestion([(geom.ids[3], 4, 3.0, "amap", NOW)], now=NOW)
+    add_incident(store, 1)
+    out = first_picture(gl)
+    assert out["map"] is no_update
+    msg = out["mapdata"]
+    json.dumps(msg, allow_nan=False)
+    cfg = msg["cfg"]
+    style = cfg["style"]
+    # the geometry is not in the message: the style names its versioned URL, nothing else
+    assert style["sources"]["net"]["data"] == f"/api/v1/network.geojson?v={geom.key}"
+    assert W_basemap.style_urls(style) == [] and "glyphs" not in style and "sprite" not in style
+    assert cfg["n"] == len(geom.ids) and cfg["labels"] and cfg["view"]["zoom"] > 8
+    assert cfg["lib"].endswith("vendor/maplibre-gl/maplibre-gl.js")
+    lv = msg["lv"]
+    assert lv["k"] == geom.key and len(lv["full"]) == len(geom.ids)
+    assert lv["full"][3] == "4" and set(lv["full"]) <= set("-01234")
+    kinds = [f["properties"]["k"] for f in msg["mk"]["features"]]
+    assert kinds.count("inc") == 1 and kinds.count("halo") == 1
+    assert out["state"]["lv"] == WM.vector_digest(lv["full"])
+
+
+def test_maplibre_a_change_sends_only_the_segments_that_changed(gl, store):
+    ids_ = W.net_geom(gl.network).ids
+    store.set_congestion([(s, 1, 50.0, "amap", NOW) for s in ids_[:50]], now=NOW)
+    first = first_picture(gl)
+    # the page applied it: nothing changed, nothing sent
+    same = CW.refresh(1, 1, first["state"], "", gl, now=NOW + 5, applied=held(first))
+    assert all(v is no_update for v in same.values())
+    store.set_congestion([(ids_[7], 4, 3.0, "amap", NOW + 2),
+                          (ids_[60], 3, 9.0, "amap", NOW + 2)], now=NOW + 2)
+    out = CW.refresh(2, 1, first["state"], "", gl, now=NOW + 5, applied=held(first))
+    msg = out["mapdata"]
+    assert set(msg) == {"k", "sc", "lv"}              # no setup, no markers
+    assert msg["lv"]["base"] == first["mapdata"]["lv"]["t"]
+    assert msg["lv"]["d"] == [7, 4, 60, 3] and "full" not in msg["lv"]
+    assert len(json.dumps(msg)) < 200
+    assert out["state"]["lv"] != first["state"]["lv"]
+    # a reading that goes away: level -1 (not drawn)
+    store.r.hdel(store.keys.congestion(), ids_[60])
+    store.r.incr(store.keys.version())
+    again = CW.refresh(3, 1, out["state"], "", gl, now=NOW + 6, applied=held(out))
+    assert again["mapdata"]["lv"]["d"] == [60, -1]
+
+
+def test_maplibre_a_page_out_of_step_gets_every_level(gl, store):
+    ids_ = W.net_geom(gl.network).ids
+    store.set_congestion([(ids_[0], 2, 20.0, "amap", NOW)], now=NOW)
+    first = first_picture(gl)
+    store.set_congestion([(ids_[1], 3, 9.0, "amap", NOW + 1)], now=NOW + 1)
+    # a tag the history never held, another network's, or nothing: the whole vector
+    for applied in ({"k": W.net_geom(gl.network).key, "t": "999:1"},
+                    {"k": "othernetwork", "t": first["mapdata"]["lv"]["t"]}, None, "junk",
+                    {"k": W.net_geom(gl.network).key, "t": ["x"]}):
+        out = CW.refresh(1, 1, first["state"], "", gl, now=NOW + 5, applied=applied)
+        lv = out["mapdata"]["lv"]
+        assert "full" in lv and lv["full"][1] == "3" and "cfg" not in out["mapdata"]
+
+
+def test_maplibre_a_large_change_is_sent_whole(gl, store):
+    ids_ = W.net_geom(gl.network).ids
+    first = first_picture(gl)
+    store.set_congestion([(s, 2, 20.0, "amap", NOW + 1) for s in ids_], now=NOW + 1)
+    out = CW.refresh(1, 1, first["state"], "", gl, now=NOW + 5, applied=held(first))
+    assert set(out["mapdata"]["lv"]["full"]) == {"2"}
+
+
+def test_maplibre_a_new_incident_sends_the_markers_only(gl, store):
+    ids_ = W.net_geom(gl.network).ids
+    store.set_congestion([(ids_[0], 2, 20.0, "amap", NOW)], now=NOW)
+    first = first_picture(gl)
+    add_incident(store, 5, now=NOW + 1)
+    out = CW.refresh(1, 1, first["state"], "", gl, now=NOW + 5, applied=held(first))
+    msg = out["mapdata"]
+    # the page is sent the new tag's (empty) delta so that it keeps step, and the markers
+    assert msg["lv"]["d"] == [] and [f["properties"]["k"] for f in msg["mk"]["features"]
+                                     ].count("inc") == 1
+    assert "cfg" not in msg
+
+
+def test_maplibre_rotation_sends_the_view_step(gl):
+    search = "?rotate=60"
+    start = NOW // 240 * 240
+    out = CW.refresh(0, 1, None, search, gl, now=start + 1)
+    assert out["mapdata"]["view"]["i"] == 0
+    step = CW.refresh(2, 1, out["state"], search, gl, now=start + 61, applied=held(out))
+    view = step["mapdata"]["view"]
+    assert view["i"] == 1 and view["center"] != out["mapdata"]["view"]["center"]
+    # the data did not change (the new minute's tag: an empty delta), the markers neither
+    assert step["mapdata"]["lv"]["d"] == [] and "mk" not in step["mapdata"]
+
+
+def test_the_map_kind_can_change_under_an_open_page(gl, svc, store):
+    """A page built for one map kind (a restart with another setting) gets a full answer."""
+    state = first_picture(svc)["state"]
+    out = CW.refresh(1, 1, state, "", gl, now=NOW + 5)
+    assert "cfg" in out["mapdata"]

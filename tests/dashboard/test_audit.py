@@ -109,7 +109,7 @@ def app_client(settings, r, keys):
 
 def login(client, name):
     resp = client.post("/login", data={"username": name, "password": "correct horse battery",
-                                       "next": "/"})
+                                       "next": "/"}, headers={"Origin": "http://localhost"})
     assert resp.status_code == 302 and "error" not in resp.headers["Location"]
 
 

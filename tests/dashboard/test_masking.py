@@ -1,13 +1,17 @@
-"""PII masking: single fields, free text, full-width forms, and properties."""
+"""PII masking: single fields, free text, full-width forms, properties; the forms issue 15
+found unmasked, the residual check for restricted audiences, and the PII corpus
+(``tests/pii_corpus.txt``) through the maskers."""
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from dashboard.masking import (
-    contains_pii, mask_for_public, mask_id_number, mask_name, mask_phone, mask_plate, mask_text,
-    normalise,
+    WITHHELD, contains_pii, is_public_account, mask_for_public, mask_id_number, mask_known,
+    mask_name, mask_phone, mask_plate, mask_text, normalise, plotly_text, residual_pii,
+    text_for_restricted,
 )
+from tests.pii_corpus import hits, load
 
 PII_KINDS = {"phone", "plate", "id_number"}
 
@@ -244,3 +248,149 @@ def test_mask_for_public_masks_and_fails_closed(monkeypatch):
         raise RuntimeError("masking broke")
     monkeypatch.setattr(dashboard.masking, "mask_text", broken)
     assert mask_for_public("电话13812345678") == ""
+
+
+# -- issue 15: what the masking missed, and defence in depth --------------------------------
+@pytest.mark.parametrize("text, expected", [
+    # names after a self-introduction, and the surname-then-name form
+    ("我是张伟，在东岳大街被追尾", "我是张*，在东岳大街被追尾"),
+    ("我是孙强", "我是孙*"),
+    ("我姓王叫王小明，车停在红门路", "我姓王叫王**，车停在红门路"),
+    ("我姓李，名叫李娜", "我姓李，名叫李*"),
+    ("我叫甯浩，在泰山大街", "我叫甯*，在泰山大街"),          # a surname the list lacks
+    ("我是甯伟，", "我是甯*，"),
+    ("请处理。冯刚 152-9755-0706", "请处理。冯* 152****0706"),  # signed next to a phone
+    ("失主林峰", "失主林*"),
+    # phones with other separators
+    ("电话139.8765.4321", "电话139****4321"),
+    ("手机138_1111_2222", "手机138****2222"),
+    ("139/8765/4321", "139****4321"),
+    ("139·8765·4321", "139****4321"),
+    ("１３９．８７６５．４３２１", "139****4321"),
+    ("座机0538.8261234", "座机0538-***1234"),
+    # IDs in groups, bank cards
+    ("身份证3709 0219 9001 0112 34", "身份证370902********1234"),
+    ("3709.0219.9001.0112.3X", "370902********123X"),
+    ("370902-19900101-1234", "370902********1234"),
+    ("卡号6222 0212 3456 7890", "卡号************7890"),
+    # plates with a separator
+    ("鲁J/66666追尾", "鲁J·6***6追尾"),
+    ("鲁J_A1B23", "鲁J·A***3"),
+    # accounts
+    ("//@泰安小李:东岳大街堵死了 //@泰山交警: 已处置", "//@泰**:东岳大街堵死了 //@泰山交警: 已处置"),
+    ("回复@张三丰:收到", "回复@张**:收到"),
+    ("@泰安发布 @taian_mike 看看", "@泰安发布 @t** 看看"),
+    ("邮箱zhangwei88@163.com", "邮箱z***@163.com"),
+    ("加我微信 zw_19900101", "加我微信 ***"),
+    ("QQ群 3704874710 交流路况", "QQ群 *** 交流路况"),
+])
+def test_issue_15_forms(text, expected):
+    assert mask_text(text) == expected
+    assert mask_text(expected) == expected
+    assert residual_pii(expected) == []
+
+
+def test_issue_15_quarantine_reason():
+    reason = "来电时间: '13612345678' is not a date-time"
+    assert mask_text(reason) == "来电时间: '136****5678' is not a date-time"
+    assert text_for_restricted(reason) == mask_text(reason)
+
+
+# ordinary traffic text: unchanged by the masking and shown in full to restricted audiences
+TRAFFIC = [
+    "东岳大街迎胜路口17:30起车多缓行", "2026-10-01 08:30 东岳大街 K512+300 施工",
+    "INC-000123 长城路与泰玻大街路口 已派警", "segment dongyue-dajie-012 拥堵 3.5 km",
+    "排队约800米，车速20km/h，用时35分钟", "预计2026/10/07 18:00恢复通行", "2026.10.01-2026.10.07 国庆假期",
+    "我是路人，东岳大街堵了", "我是高速交警", "我是龙潭路上的", "我是王母池附近的商户",
+    "本人开车经过，前方拥堵", "车主不在现场", "司机马上就到", "我是方向盘坏了的那辆车",
+    "张先生反映灵山大街积水约0.3米", "@泰山交警 @泰安发布 东岳大街堵车", "G3京台高速K512+300至K518+100",
+    "12122高速服务热线，110报警，122事故报警", "117.089142,36.18413 附近", "温度-3.5℃，路面结冰",
+    "3、5、8路公交绕行", "第1车道、第2车道封闭", "周末全天限行尾号1和6", "时间 17:46:55 +0800 2026",
+    "本次施工工期约45天", "上游 http://127.0.0.1:8061/waze timeout after 2.001 s",
+]
+
+
+@pytest.mark.parametrize("text", TRAFFIC)
+def test_ordinary_traffic_text_is_left_alone(text):
+    assert mask_text(text) == text
+    assert contains_pii(text) == []
+    assert residual_pii(text) == []
+    assert text_for_restricted(text) == text
+
+
+# -- the residual check ----------------------------------------------------------------------
+@pytest.mark.parametrize("text, kind", [
+    ("回电8261234", "digits"),                          # no area code, no cue the masker knows
+    ("电话：138，1234，5678", "digits"),
+    ("138、1234、5678", "digits"),
+    ("X370902199001011234", "digits"),                  # glued to a letter: not taken for an ID
+    ("一三九八七六五四三二一", "cn_digits"),
+    ("姓名：亓鸿", None),                                # masked: a name after a strong cue
+    ("我叫王师傅", None),
+])
+def test_residual_check(text, kind):
+    masked = mask_text(text)
+    if kind is None:
+        assert residual_pii(masked) == []
+    else:
+        assert kind in residual_pii(masked), masked
+        assert text_for_restricted(text) == WITHHELD
+
+
+def test_residual_check_with_the_masker_gone(monkeypatch):
+    """Defence in depth: with masking broken into a no-op the residual check alone still
+    withholds every corpus line that holds a number, an ID or a name after a cue."""
+    import dashboard.masking
+
+    monkeypatch.setattr(dashboard.masking, "mask_text", lambda text: text)
+    lines = load()
+    shown = [ln for ln in lines if text_for_restricted(ln.text) != WITHHELD]
+    assert len(shown) < len(lines) * 0.1, [ln.text for ln in shown][:5]
+
+
+def test_text_for_restricted_fails_closed(monkeypatch):
+    import dashboard.masking
+
+    assert text_for_restricted("") == ""
+    assert text_for_restricted(None) == ""  # type: ignore[arg-type]
+    monkeypatch.setattr(dashboard.masking, "mask_text", lambda text: 5)
+    assert text_for_restricted("电话13812345678") == ""
+
+
+def test_mask_known_masks_a_column_value_wherever_it_is():
+    text = "张伟报警：张伟的车在长城路被撞，回电139 8765 4321，车主张伟"
+    out = mask_known(text, names=["张伟"], numbers=["13987654321"])
+    assert "张伟" not in out and "张*" in out and "139****4321" in out
+    assert mask_known("ＴａｉａｎＭｉｋｅ在红门路", names=["taianmike"]) == "t**在红门路"
+    assert mask_known("东岳大街", names=["", " ", "王"], numbers=["12"]) == "东岳大街"
+
+
+def test_public_accounts_are_kept_private_ones_masked():
+    for name in ("泰山交警", "泰安发布", "人民日报", "泰山交警东岳大街堵了", "山东高速"):
+        assert is_public_account(name), name
+    for name in ("泰安小李", "taian_mike", "爱跑步的阿杰", "交警小王"):
+        assert not is_public_account(name), name
+
+
+def test_plotly_text_is_plain():
+    assert plotly_text('<a href="https://evil.example">T-101</a>') == \
+        '＜a href="https://evil.example"＞T-101＜/a＞'
+    assert plotly_text("A&B<br>") == "A＆B＜br＞" and plotly_text(None) == ""
+
+
+# -- the corpus, through the maskers alone (the adapters and routes: tests/feeds,
+# tests/callbacks) -----------------------------------------------------------------------
+def test_the_corpus_masked_has_no_personal_value():
+    lines = load()
+    assert len(lines) >= 200
+    found, withheld = [], 0
+    for ln in lines:
+        assert ln.values and hits(ln.text, ln.values), ln   # the search can fail
+        known = mask_known(ln.text, names=[ln.name], numbers=[ln.phone])
+        masked = mask_text(known)
+        found += [(ln.n, h) for h in hits(masked, ln.values)]
+        shown = text_for_restricted(known)
+        found += [(ln.n, h) for h in hits(shown, ln.values)]
+        withheld += shown == WITHHELD
+    assert found == []
+    assert withheld <= len(lines) * 0.05    # the residual check hides little ordinary text

@@ -128,6 +128,34 @@ class SentinelTopology:
                 raise TimeoutError(f"topology did not settle on master {master_port}")
             time.sleep(0.1)
 
+    def wait_caught_up(self, master_port: int, replicas: int | None = None,
+                       timeout: float = 60.0) -> None:
+        """Until the master itself reports ``replicas`` (default: every other server)
+        replicas with the link up (``state=online``) whose acknowledged offset has reached
+        the master's offset as it was when the wait began: what ``WAIT`` counts. A replica
+        that says "role slave, link up" may not be there yet from the master's side (its
+        sync just finished, its first acknowledgement not yet sent), so a WAIT right after
+        ``wait_roles`` can find 0 replicas on a busy machine; after this it finds them."""
+        want = len(self.servers) - 1 if replicas is None else replicas
+        deadline = time.monotonic() + timeout
+        target = None
+        while True:
+            try:
+                with self.server(master_port).client(socket_timeout=1) as c:
+                    info = c.info("replication")
+                if target is None:
+                    target = int(info.get("master_repl_offset", 0))
+                caught_up = [v for k, v in info.items() if k.startswith("slave")
+                             and isinstance(v, dict) and v.get("state") == "online"
+                             and int(v.get("offset", -1)) >= target]
+                if info.get("role") == "master" and len(caught_up) >= want:
+                    return
+            except redis.RedisError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the replicas of {master_port} did not catch up")
+            time.sleep(0.05)
+
     def rejoin(self, server: ServerProc) -> None:
         """Start a dead data server the way a start script should (as the Bitnami chart's
         does): ask the sentinels who the master is and come back as its replica, instead of

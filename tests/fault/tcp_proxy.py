@@ -3,7 +3,9 @@
 ``drop_replies(n)``: for the next ``n`` requests, forward the request to the server,
 then close the client connection instead of forwarding the reply (the server did the
 work; the client never hears about it). ``block()`` closes every connection and refuses
-new ones until ``unblock()`` (the server looks unreachable).
+new ones until ``unblock()`` (the server looks unreachable). ``freeze()`` keeps every
+connection open and accepts new ones but forwards nothing either way until ``thaw()`` (the
+server looks hung, as under ``DEBUG SLEEP`` or a stopped process).
 """
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ class TcpProxy:
         self._drop = 0
         self._min_bytes = 0
         self._blocked = False
+        self._flowing = threading.Event()
+        self._flowing.set()
         self.dropped = 0
         self._conns: set[socket.socket] = set()
         self._listener = socket.socket()
@@ -53,8 +57,18 @@ class TcpProxy:
         with self._lock:
             self._blocked = False
 
+    def freeze(self) -> None:
+        """Forward nothing (held until ``thaw``); connections stay open, new ones are
+        accepted: to a client the server answers nothing at all."""
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        """Forward again, what was held first."""
+        self._flowing.set()
+
     def close(self) -> None:
         self._stopped.set()
+        self._flowing.set()
         _close(self._listener)
         with self._lock:
             conns = list(self._conns)
@@ -97,6 +111,7 @@ class TcpProxy:
                     break
                 if not data:
                     break
+                self._flowing.wait()
                 with self._lock:
                     if self._drop > 0 and not pending_drop and len(data) >= self._min_bytes:
                         self._drop -= 1
@@ -118,6 +133,7 @@ class TcpProxy:
                     break
                 if not data:
                     break
+                self._flowing.wait()
                 if pending_drop:
                     break  # the request reached the server; its reply never reaches the client
                 try:

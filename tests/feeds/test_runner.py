@@ -372,3 +372,75 @@ def test_the_demo_feeds_ingest_all_five_formats_from_the_simulator(settings, sto
         assert h[name]["source"].startswith(f"http://127.0.0.1:{port}/{name}/")
     assert sum(int(h[n].get("accepted", 0)) for n in names) > 0
     assert "key=***" in h["amap"]["source"]
+
+
+def test_a_drop_feed_waits_for_its_file_and_is_judged_by_the_last_drop(settings, store,
+                                                                       tmp_path):
+    """A "drop" feed: a missing file is no error, a file is ingested once, a bad one is the
+    feed's error; never stale between drops. A drop feed without a url is only announced."""
+    from callbacks.feeds_page import feed_rows
+    from dashboard.live.wall import feed_freshness
+    from dashboard.timeutil import city_zone
+
+    def row(name: str, at: float) -> dict:
+        return next(r for r in feed_rows(store.feed_health(), at, city_zone(settings))
+                    if r["name"] == name)
+
+    drop = tmp_path / "drops" / "waze.json"
+    feeds = [FeedConfig("dropped", "waze", str(drop), interval_s=0.3, mode="drop"),
+             FeedConfig("byhand", "hotline", mode="drop")]
+    stop = threading.Event()
+    runner = threading.Thread(target=run_feeds, args=(settings, feeds, stop),
+                              kwargs=dict(store=store, runner_id="runner-drop",
+                                          with_housekeeping=False))
+    runner.start()
+    try:
+        wait_for(lambda: int(store.feed_health().get("dropped", {}).get("polls", 0)) >= 2, 30,
+                 "two looks at the missing drop")
+        h = store.feed_health()
+        assert h["dropped"]["mode"] == "drop" and not h["dropped"].get("last_error")
+        assert h["byhand"] == {"mode": "drop"}
+        later = time.time() + 86400
+        assert [f["stale"] for f in feed_freshness(h, later)] == [False, False]
+        assert (row("dropped", later)["state"], row("byhand", later)["state_text"]) == (
+            "ok", "等待投递 waiting for a drop")
+        drop.parent.mkdir()
+        drop.write_bytes(waze_payload(int(time.time() * 1000)))
+        wait_for(lambda: store.feed_health()["dropped"].get("last_ok"), 30, "the drop ingested")
+        assert int(store.feed_health()["dropped"]["accepted"]) > 0
+        fresh = feed_freshness(store.feed_health(), later)
+        assert fresh[1]["name"] == "dropped" and not fresh[1]["stale"] and not fresh[1]["error"]
+        drop.write_bytes(b"<html>not a feed</html>")
+        wait_for(lambda: store.feed_health()["dropped"].get("last_error"), 30,
+                 "the bad drop recorded")
+        fresh = feed_freshness(store.feed_health(), later)
+        assert not fresh[1]["stale"] and fresh[1]["error"]
+        assert row("dropped", later)["state"] == "warn"     # /feeds: the last drop failed
+    finally:
+        stop.set()
+        runner.join(15)
+    assert not runner.is_alive()
+
+
+def test_housekeeping_alone_records_the_congestion_index(settings, store):
+    """What `lukuang run --no-feeds` (or with no feed) runs: the index chart is not empty."""
+    from dashboard.roads.network import get_network
+    from feeds.runner import run_housekeeping
+
+    now = time.time()
+    segs = list(get_network(settings.state_dir).segments.index[:20])
+    store.set_congestion([(s, 3, 10.0, "amap", now) for s in segs], now=now)
+    stop = threading.Event()
+    keeper = threading.Thread(target=run_housekeeping, args=(settings, stop),
+                              kwargs=dict(store=store))
+    keeper.start()
+    try:
+        at = datetime.now(timezone.utc)
+        points = wait_for(lambda: store.timeseries("cidx:city", at - timedelta(minutes=5),
+                                                   at + timedelta(minutes=1)), 30,
+                          "the congestion index")
+    finally:
+        stop.set()
+        keeper.join(15)
+    assert not keeper.is_alive()
+    assert points and max(v for _t, v in points) > 0

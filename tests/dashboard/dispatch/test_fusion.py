@@ -362,6 +362,97 @@ def test_same_road_widens_the_limit_when_one_is_not_a_gps_point():
     assert F.match(event("hotline:3", offset(CROSS, 230), 5), inc, RULES) is None
 
 
+def test_an_expressway_interchange_reaches_further_than_a_city_corner():
+    # a Waze breakdown on G3 and a post that names the G3×S31 interchange 900 m away
+    # (a caller names the nearest interchange; they are 5-10 km apart)
+    inc = incident(event("waze:1", CROSS, 10, category="breakdown", roads=("G3京台高速",)))
+    post = event("weibo:2", offset(CROSS, 900), 5, kind="report", category="breakdown",
+                 roads=("G3京台高速", "S31泰新高速"), located_by="intersection")
+    m = F.match(post, inc, RULES)
+    assert m is not None and m.why.startswith("same road G3京台高速, 899 m apart")
+    assert "limit 3000 m" in m.why
+    assert F.match(replace(post, lon=offset(CROSS, 3_100)[0]), inc, RULES) is None
+    # on a city street the same 900 m are two places
+    city = incident(event("waze:3", CROSS, 10, category="breakdown"))
+    assert F.match(replace(post, road_names=("长城路", "泰玻大街")), city, RULES) is None
+    assert F.match(post, inc, replace(RULES, expressway_m=600.0)) is None
+
+
+def test_a_road_only_place_matches_by_its_road_alone():
+    # "G3 上有情况" placed at the road's middle lies on some segment near some incident:
+    # neither the segment nor the distance says anything about where it happened
+    inc = incident(event("waze:1", CROSS, 10, category="overload"))
+    post = event("weibo:2", offset(CROSS, 100), 5, kind="report", category="other",
+                 precision="road")
+    post = replace(post, segment_id="s1")
+    inc = replace(inc, segment_id="s1")
+    assert F.match(post, inc, RULES) is None      # join-only: never by its road alone
+    acc = replace(post, category="accident")
+    m = F.match(acc, replace(inc, category="accident"), RULES)
+    assert m is not None and m.rank == 4 and m.why.startswith("road only")
+
+
+def test_an_accident_report_joins_the_accident_not_the_pothole_nearer_by():
+    corner = event("weibo:9", CROSS, 5, kind="report", roads=("长城路", "泰玻大街"),
+                   located_by="intersection")
+    pothole = replace(incident(event("waze:1", offset(CROSS, 130), 40, category="hazard",
+                                     roads=("泰玻大街",))), id="INC-P")
+    crash = replace(incident(event("waze:2", offset(CROSS, 420), 6)), id="INC-A")
+    assert F.match(corner, pothole, RULES).rank == 2          # a place match …
+    assert F.match(corner, crash, RULES).rank == 3            # … and a road match
+    assert F.best_match(corner, [(pothole, 130.0), (crash, 420.0)], RULES).incident.id \
+        == "INC-A"
+
+
+def test_a_road_only_report_needs_the_same_category():
+    # "环山路 车坏了" (road only) is not the accident 3 km along 环山路
+    crash = incident(event("waze:1", CROSS, 40))
+    post = event("weibo:2", offset(CROSS, 3_000), 5, kind="report", category="breakdown",
+                 precision="road")
+    assert F.match(post, crash, RULES) is None
+    assert F.match(replace(post, category="accident"), crash, RULES) is not None
+
+
+def test_two_different_intersections_on_one_road_are_two_places():
+    a = incident(event("hotline:1", CROSS, 20, kind="report", roads=("长城路", "泰玻大街"),
+                       located_by="intersection"))
+    b = event("hotline:2", offset(CROSS, 590), 5, kind="report", roads=("长城路", "东岳大街"),
+              located_by="intersection")
+    assert F.match(b, a, RULES) is None
+    # the same corner named again is one place
+    assert F.match(replace(b, road_names=("泰玻大街", "长城路")), a, RULES).rank == 0
+
+
+def test_a_road_only_report_with_two_incidents_on_its_road_waits_for_an_officer():
+    coarse = event("weibo:5", offset(CROSS, 4_000), 5, kind="report", precision="road")
+    a = replace(incident(event("waze:1", CROSS, 20)), id="INC-A")
+    b = replace(incident(event("waze:2", offset(CROSS, 6_000), 10)), id="INC-B")
+    found = F.matches(coarse, [(a, 4_000.0), (b, 2_000.0)], RULES)
+    assert F.ambiguous(coarse, found) == ["INC-A", "INC-B"]
+    assert F.ambiguous(coarse, F.matches(coarse, [(a, 4_000.0)], RULES)) == []
+    # a well-located record is never ambiguous
+    point = event("hotline:6", offset(CROSS, 50), 5, kind="report")
+    assert F.ambiguous(point, F.matches(point, [(a, 50.0), (b, 5_950.0)], RULES)) == []
+
+
+def test_in_one_poll_located_records_are_fused_before_road_only_ones(r, keys, store):
+    # one Weibo poll: "泰山大道 车祸" (road only) older than a post naming the corner of a
+    # second accident, while another accident on 泰山大道 is open: the road-only post is
+    # ambiguous once the second accident exists, so it waits instead of joining the first
+    ingest(store, WazeAdapter(), waze(alert("w-1", (117.10047, 36.14941), 30,
+                                            street="泰山大道")))
+    ingest(store, WeiboAdapter(), weibo(
+        ("4900000000000011", 12, "泰山大道出车祸了，大家绕行"),
+        ("4900000000000012", 8, "泰山大道与泰山大街路口两车相撞")))
+    incs = open_incidents(r, keys)
+    assert len(incs) == 2
+    assert not any(len(i.reports) > 1 for i in incs)
+    linked = I.linked_reports(r, keys, [e.id for e in store.active_events("report")])
+    road_only = [e for e in store.active_events("report")
+                 if I.precision_of(e) == "road" and e.category == "accident"]
+    assert road_only and all(e.id not in linked for e in road_only)
+
+
 def test_a_jam_report_joins_an_incident_but_never_creates_one(r, keys, store):
     ingest(store, HotlineAdapter(), hotline(("T-9", 5, "交通拥堵", "长城路与泰玻大街路口",
                                              "堵车严重")))
@@ -395,3 +486,4 @@ def test_the_new_rules_come_from_settings(server_url):
     rules = F.FusionRules.from_settings(s)
     assert rules.moving == ("overload", "police") and rules.distinct_feeds == ()
     assert rules.coarse_m == 5000 and rules.join_only == ("jam", "other")
+    assert rules.expressway_m == 3000 and rules.expressway_words == ("高速",)

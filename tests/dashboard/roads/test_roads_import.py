@@ -58,7 +58,13 @@ def test_import_geojson(small_geojson, tmp_path):
     summary = import_network(small_geojson, state)
     assert active_network_path(state) == state / "network" / "roads.gpkg"
     net = get_network(state)
+    report = summary.pop("import")
     assert summary == net.summary()
+    assert report["class_field"] == "highway" and report["name_field"] == "name"
+    assert report["encoding"] == "UTF-8" and report["encoding_from"] == "format"
+    assert report["skipped_values"] == {"footway": 1}
+    assert summary["unnamed_segments"] == 1
+    assert summary["classes"]["arterial"]["segments"] == 4
     assert set(net.road_names()) == {"测试大街", "测试路", "双线路"}
     assert "小径" not in net.road_names()             # footways are not roads
     segs = net.segments

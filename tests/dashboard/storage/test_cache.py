@@ -5,6 +5,8 @@ import gc
 import threading
 import weakref
 
+import pytest
+
 from dashboard.storage.cache import ProcessCache
 
 
@@ -93,3 +95,70 @@ def test_threads_that_miss_together_get_one_value():
     for t in threads:
         t.join()
     assert len(got) == 8 and all(v is got[0] for v in got)
+
+
+# -- the shared cache within a budget (issue 15) ---------------------------------------------
+def _shared_names(r, keys) -> set[str]:
+    """The names of the shared entries of the API group now in Redis."""
+    prefix = keys.cache("")
+    return {k[len(prefix):] for k in r.scan_iter(match=keys.cache("api:*"), count=1000)}
+
+
+@pytest.mark.topologies("single", "cluster")
+def test_a_budget_keeps_the_newest_entries_within_its_count(r, keys):
+    from dashboard.storage.cache import CacheBudget, VersionedCache
+
+    cache = VersionedCache(r, keys)
+    budget = CacheBudget("api", max_bytes=10**6, max_entries=3)
+    for i in range(10):
+        cache.get_text(f"api:q{i}", 1, lambda i=i: {"i": i}, ttl_s=60, budget=budget)
+    assert _shared_names(r, keys) == {"api:q7", "api:q8", "api:q9"}
+    assert cache.evicted == 7
+    assert r.zcard(keys.cache("api@index")) == 3 and r.hlen(keys.cache("api@sizes")) == 3
+    # another worker finds the kept ones in Redis without building
+    other = VersionedCache(r, keys)
+    assert other.get_text("api:q9", 1, lambda: pytest_fail()) == '{"i":9}'
+
+
+@pytest.mark.topologies("single", "cluster")
+def test_a_budget_keeps_the_entries_within_its_bytes(r, keys):
+    from dashboard.storage.cache import CacheBudget, VersionedCache
+
+    cache = VersionedCache(r, keys)
+    body = "x" * 1000
+    budget = CacheBudget("api", max_bytes=3500, max_entries=100)
+    for i in range(20):
+        cache.get_text(f"api:b{i}", "t", lambda: {"b": body}, ttl_s=60, budget=budget)
+    kept = _shared_names(r, keys)
+    stored = sum(len(r.get(keys.cache(n))) for n in kept)
+    assert kept == {"api:b17", "api:b18", "api:b19"} and stored <= 3500
+    assert sum(int(v) for v in r.hvals(keys.cache("api@sizes"))) == stored
+
+
+@pytest.mark.topologies("single", "cluster")
+def test_a_body_larger_than_the_budget_is_not_shared_but_still_served(r, keys):
+    from dashboard.storage.cache import CacheBudget, VersionedCache
+
+    cache = VersionedCache(r, keys)
+    budget = CacheBudget("api", max_bytes=100, max_entries=10)
+    text = cache.get_text("api:big", 1, lambda: {"b": "y" * 500}, ttl_s=60, budget=budget)
+    assert len(text) > 500 and _shared_names(r, keys) == set()
+    assert cache.get_text("api:big", 1, lambda: pytest_fail(), budget=budget) == text  # local
+
+
+@pytest.mark.topologies("single", "cluster")
+def test_a_rebuilt_entry_is_counted_once(r, keys):
+    """A new version of the same query replaces its entry (and its size) in the budget."""
+    from dashboard.storage.cache import CacheBudget, VersionedCache
+
+    cache = VersionedCache(r, keys)
+    budget = CacheBudget("api", max_bytes=10**6, max_entries=2)
+    for version in range(5):
+        cache.get_text("api:same", version, lambda: {"v": 1}, ttl_s=60, budget=budget)
+        cache.get_text("api:other", version, lambda: {"v": 2}, ttl_s=60, budget=budget)
+    assert _shared_names(r, keys) == {"api:same", "api:other"} and cache.evicted == 0
+    assert r.zcard(keys.cache("api@index")) == 2
+
+
+def pytest_fail():
+    raise AssertionError("built again although the entry is cached")

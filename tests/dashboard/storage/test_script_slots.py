@@ -124,6 +124,10 @@ def exercise_everything(r: redis.Redis, keys: Keys, settings) -> None:
         from dashboard.web.ratelimit import RateLimiter
 
         RateLimiter(r, keys, "login", 5, 60).hit("127.0.0.1")                    # _HIT_LUA
+    from dashboard.storage.cache import CacheBudget, VersionedCache
+
+    VersionedCache(r, keys).get_text("api:q", 1, lambda: {"a": 1}, ttl_s=60,
+                                     budget=CacheBudget("api", 10**6, 10))       # _ADMIT_LUA
 
 
 def test_every_script_and_multi_stays_in_the_city_slot(r, keys, settings, redis_url):

@@ -105,7 +105,7 @@ def test_an_officer_session_gets_the_text_as_stored_and_no_public_cache(client, 
     add_user(svc.r, svc.keys, "li.officer", "officer", "correct-horse-1")
     svc.close()
     resp = client.post("/login", data={"username": "li.officer", "password": "correct-horse-1",
-                                       "next": "/"})
+                                       "next": "/"}, headers={"Origin": "http://localhost"})
     assert resp.status_code == 302
     resp = client.get("/api/v1/events?kind=incident")
     body = resp.get_json()

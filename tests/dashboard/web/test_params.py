@@ -38,7 +38,7 @@ def server(settings, r, keys):
 def admin(server):
     c = server.test_client()
     resp = c.post("/login", data={"username": "admin1", "password": "correct horse battery",
-                                  "next": "/"})
+                                  "next": "/"}, headers={"Origin": "http://localhost"})
     assert resp.status_code == 302 and "error" not in resp.headers["Location"]
     return c
 

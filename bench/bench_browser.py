@@ -1,0 +1,278 @@
+"""The wall in headless Chromium at city size: first render, a 1 % change to screen, long
+tasks after it, and bytes on the wire, for generated grid networks (default 1,000, 25,000
+and 100,000 segments) with the MapLibre map, and the plotly map for comparison.
+
+    .venv/bin/python bench/bench_browser.py [--redis redis://127.0.0.1:6379/14]
+                                            [--sizes 1000,25000,100000] [--plotly 25000]
+
+Each network is served by the real app (``lukuang run --no-demo --no-feeds``: gunicorn, the
+production settings, a private key prefix deleted afterwards) and opened in headless Chromium
+(software WebGL, as tests/browser). Measured in the page:
+- first render: navigation start → the map idle with the first levels applied
+  (``lukuangWall.firstIdle``, set by assets/wall_map.js; plotly map: polled every 50 ms until
+  its MapLibre map is loaded with the level traces filled);
+- change to screen: congestion levels written for 1 % of the segments (Store.set_congestion,
+  as a feed does) → the map idle after applying that data version (``lukuangWall.shown``;
+  plotly: polled until the page holds the version, plus two animation frames);
+- long tasks: PerformanceObserver "longtask" entries from the write until 2 s after it is on
+  screen (the longest, and their sum);
+- bytes: CDP Network.loadingFinished encodedDataLength (bytes on the wire, compressed when the
+  server compressed) for the first load (until the first render; the geometry request and the
+  first wall refresh answer separately) and from the write until it is on screen.
+Writes the "## Wall map at city size" section of bench/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+import redis  # noqa: E402
+
+from bench import common  # noqa: E402
+from bench.bench_wall import grid_network, seed  # noqa: E402
+from dashboard.roads.network import NETWORK_SUBDIR, load_network  # noqa: E402
+from dashboard.storage.keys import Keys  # noqa: E402
+from dashboard.storage.store import Store  # noqa: E402
+from tests.browser.conftest import Browser  # noqa: E402
+
+SECTION = "## Wall map at city size"
+TOKEN = "bench-browser"
+LONGTASKS = """
+window.__lt = [];
+try {
+  new PerformanceObserver(function (l) {
+    l.getEntries().forEach(function (e) { window.__lt.push([e.startTime, e.duration]); });
+  }).observe({type: 'longtask', buffered: true});
+} catch (e) {}
+"""
+# plotly map: loaded, with at least one level trace filled (0 while not)
+PLOTLY_READY = """
+var w = document.getElementById('wall-map'), gd = w && w.querySelector('.js-plotly-plot');
+if (!gd || !gd._fullLayout || !gd._fullLayout.map || !gd._fullLayout.map._subplot) return 0;
+var m = gd._fullLayout.map._subplot.map;
+if (!m || !m.loaded()) return 0;
+for (var i = 1; i <= 5; i++) { if (gd._fullData[i] && gd._fullData[i].lon.length) return Date.now(); }
+return 0;"""
+PAGE_VERSION = """
+var s = window.store && window.store.getState();
+if (!s || !s.paths || !s.paths.strs) return null;
+var p = s.paths.strs['wall-version'], node = s.layout;
+if (!p) return null;
+for (var i = 0; i < p.length; i++) { node = node[p[i]]; if (!node) return null; }
+return node.props && node.props.data ? node.props.data.v : null;"""
+SHOWN_AT = """
+var W = window.lukuangWall, best = null, v = arguments[0];
+if (!W) return null;
+Object.keys(W.shown).forEach(function (t) {
+  if (parseInt(t, 10) >= v && (best === null || W.shown[t] < best)) best = W.shown[t];
+});
+return best;"""
+
+
+def wait(fn, timeout: float, step: float = 0.05):
+    deadline = time.monotonic() + timeout
+    from selenium.common.exceptions import TimeoutException
+
+    while time.monotonic() < deadline:
+        try:
+            v = fn()
+        except TimeoutException:    # the page's main thread is busy (a frozen page)
+            v = None
+        if v:
+            return v
+        time.sleep(step)
+    return None
+
+
+class Net:
+    """CDP network events → bytes on the wire per request."""
+
+    def __init__(self) -> None:
+        self.url: dict[str, str] = {}
+        self.sent: dict[str, float] = {}                # request id -> wall time sent (ms)
+        self.done: list[tuple[float, str, int]] = []   # (wall ms sent, url, bytes)
+
+    def drain(self, driver) -> None:
+        for entry in driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            p = msg.get("params", {})
+            if msg.get("method") == "Network.requestWillBeSent":
+                self.url[p["requestId"]] = p["request"]["url"]
+                self.sent[p["requestId"]] = float(p.get("wallTime", 0)) * 1000
+            elif msg.get("method") == "Network.loadingFinished":
+                self.done.append((self.sent.get(p["requestId"], 0.0),
+                                  self.url.get(p["requestId"], "?"),
+                                  int(p.get("encodedDataLength", 0))))
+
+    def total(self, since: float = 0.0, until: float = float("inf"), part: str = "") -> int:
+        """Bytes of the requests sent between ``since`` and ``until`` (wall ms)."""
+        return sum(b for t, u, b in self.done if since <= t <= until and part in u)
+
+
+def measure(base: str, mode: str, store: Store, ids: list[str], rnd: random.Random) -> dict:
+    b = Browser(1920, 1080)
+    d = b.driver
+    try:
+        d.execute_cdp_cmd("Network.enable", {})
+        d.execute_cdp_cmd("Network.setCacheDisabled", {"cacheDisabled": False})
+        d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": LONGTASKS})
+        net = Net()
+        t0 = time.time() * 1000
+        d.get(f"{base}/wall?token={TOKEN}")
+        if mode == "maplibre":
+            first = wait(lambda: d.execute_script(
+                "var W = window.lukuangWall; return W && W.firstIdle;"), 120)
+        else:
+            first = wait(lambda: d.execute_script(PLOTLY_READY), 120)
+        if not first:
+            raise RuntimeError(f"{mode}: the map did not render")
+        origin = d.execute_script("return performance.timeOrigin;")
+        net.drain(d)
+        # MapLibre fetches the geometry in a Web Worker, whose requests the page's CDP log
+        # does not show: its size on the wire is measured by asking for it the same way
+        geo = httpx.get(f"{base}/api/v1/network.geojson?token={TOKEN}",
+                        headers={"Accept-Encoding": "gzip"}) if mode == "maplibre" else None
+        geo_bytes = int(geo.headers["Content-Length"]) if geo is not None else 0
+        out: dict = {"first_render_s": round((first - origin) / 1000, 2),
+                     "first_load_kb": round((net.total(t0, first) + geo_bytes) / 1024, 1),
+                     "first_geometry_kb": round(geo_bytes / 1024, 1),
+                     "first_refresh_kb": round(max((bb for _, u, bb in net.done
+                                                    if "_dash-update-component" in u),
+                                                   default=0) / 1024, 1)}
+        first_lt = d.execute_script("return window.__lt;")
+        out["first_longest_task_ms"] = round(max((x[1] for x in first_lt), default=0))
+        changes = []
+        for _ in range(3):
+            time.sleep(2.5)   # let the page settle (a tick or two with nothing new)
+            net.drain(d)
+            picks = rnd.sample(ids, max(1, len(ids) // 100))
+            store.set_congestion([(s, rnd.choice([1, 2, 3, 4]), 20.0, "amap", time.time())
+                                  for s in picks])
+            ingest_ms = time.time() * 1000
+            version = store.version()
+            if mode == "maplibre":
+                shown = wait(lambda: d.execute_script(SHOWN_AT, version), 60)
+            else:
+                got = wait(lambda: (d.execute_script(PAGE_VERSION) or 0) >= version, 60)
+                shown = got and d.execute_async_script(
+                    "var done = arguments[arguments.length - 1];"
+                    "requestAnimationFrame(function () { requestAnimationFrame(function () {"
+                    " done(Date.now()); }); });")
+            if not shown:
+                raise RuntimeError(f"{mode}: change not shown")
+            time.sleep(2.0)
+            net.drain(d)
+            lt = d.execute_script("return window.__lt;")
+            start = ingest_ms - origin
+            after = [x for x in lt if x[0] >= start and x[0] <= shown - origin + 2000]
+            changes.append({"to_screen_s": round((shown - ingest_ms) / 1000, 2),
+                            "longest_task_ms": round(max((x[1] for x in after), default=0)),
+                            "tasks_ms": round(sum(x[1] for x in after)),
+                            "kb": round(net.total(ingest_ms, shown) / 1024, 1),
+                            "segments": len(picks)})
+        out["changes"] = changes
+        net.drain(d)
+        b.urls = list(net.url.values())
+        out["foreign_requests"] = len(b.foreign_requests())
+        return out
+    finally:
+        b.quit()
+
+
+def run_one(redis_url: str, size: int, mode: str, tmp: Path, rnd: random.Random) -> dict:
+    prefix = f"lkbench{uuid.uuid4().hex[:8]}"
+    state = tmp / prefix
+    roads = grid_network(size, state / NETWORK_SUBDIR)
+    network = load_network(roads)
+    r = redis.Redis.from_url(redis_url, decode_responses=True)
+    store = Store(r, Keys(prefix, "taian"))
+    procs = common.Procs()
+    try:
+        ids = seed(store, network, time.time(), rnd)
+        env = {**os.environ, "REDIS_URL": redis_url, "LUKUANG_KEY_PREFIX": prefix,
+               "LUKUANG_STATE_DIR": str(state), "LUKUANG_SECRET_KEY": "bench",
+               "LUKUANG_WALL_TOKEN": TOKEN, "LUKUANG_WALL_MAP": mode, "LUKUANG_WORKERS": "2"}
+        env.pop("LUKUANG_CONFIG", None)
+        _, base, _, _ = common.start_web(procs, env, state, TOKEN)
+        entry = {"segments": len(ids), "map": mode, **measure(base, mode, store, ids, rnd)}
+        print(json.dumps(entry), file=sys.stderr, flush=True)
+        return entry
+    finally:
+        procs.stop_all()
+        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
+            r.delete(key)
+        r.close()
+
+
+def markdown(machine: str, results: list[dict]) -> str:
+    def med(xs: list[float]) -> float:
+        s = sorted(xs)
+        return s[len(s) // 2]
+    rows = []
+    for e in results:
+        ch = e["changes"]
+        each = ", ".join(f"{c['to_screen_s']:.2f}" for c in ch)
+        rows.append(
+            f"| {e['segments']:,} | {e['map']} | {e['first_render_s']:.1f} s | "
+            f"{e['first_load_kb']:,.0f} KB (geometry {e['first_geometry_kb']:,.0f} KB, "
+            f"first refresh {e['first_refresh_kb']:,.1f} KB) | "
+            f"{med([c['to_screen_s'] for c in ch]):.2f} s "
+            f"({each}) | "
+            f"{max(c['longest_task_ms'] for c in ch)} ms | "
+            f"{med([c['kb'] for c in ch]):.1f} KB ({ch[0]['segments']:,} segments) | "
+            f"{e['foreign_requests']} |")
+    return (f"{SECTION}\n\n{machine}\n\n"
+            "`bench/bench_browser.py`: the real app under gunicorn (2 workers, version tick "
+            "1 s) with a generated grid network, /wall at 1920x1080 in headless Chromium "
+            "(software WebGL, SwiftShader). First render: navigation start to the map idle with "
+            "its first levels. Change: levels written for 1 % of the segments, to the map idle "
+            "with them (three changes: median, then each). Long task: the longest main-thread "
+            "task (PerformanceObserver) from the write until 2 s after it was on screen. Bytes: "
+            "encoded bytes on the wire (CDP); the first load includes every script (Dash, "
+            "plotly, MapLibre: not compressed by the app), the geometry is gzipped by the app.\n\n"
+            "| segments | map | first render | first load on the wire | 1 % change on screen "
+            "after ingest | longest task after a change | bytes per change | requests off "
+            "host |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n"
+            + "\n".join(rows) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--redis", default=os.environ.get("LUKUANG_BENCH_REDIS",
+                                                      "redis://127.0.0.1:6379/14"))
+    ap.add_argument("--sizes", default="1000,25000,100000")
+    ap.add_argument("--plotly", default="25000", help="sizes also measured with the plotly map")
+    args = ap.parse_args(argv)
+    r = redis.Redis.from_url(args.redis, decode_responses=True)
+    info = r.info("server")
+    r.close()
+    rnd = random.Random(20261001)
+    tmp = Path(tempfile.mkdtemp(prefix="lkbenchbrowser"))
+    results = []
+    try:
+        plotly_sizes = {int(x) for x in args.plotly.split(",") if x}
+        for size in (int(x) for x in args.sizes.split(",") if x):
+            results.append(run_one(args.redis, size, "maplibre", tmp, rnd))
+            if size in plotly_sizes:
+                results.append(run_one(args.redis, size, "plotly", tmp, rnd))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    common.write_section(SECTION, markdown(common.machine_line(info), results))
+    print(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
