@@ -16,6 +16,8 @@ trace per congestion level, the marker traces).
 """
 from __future__ import annotations
 
+import hashlib
+
 import json
 import time
 from datetime import datetime
@@ -326,9 +328,26 @@ def refresh(n: int | None, scale: Any, seen: dict[str, Any] | None, search: str 
     state = {"v": version, "m": minute, "net": netkey, "sc": scale, "lv": digest,
              "mk": markers["digest"], "view": view_idx, "at": now, "down": False,
              "map": svc.settings.wall_map}
-    return {"map": figure, "mapdata": mapdata, "kpis": L.kpi_tiles(d["kpis"]), "cidx": d["cidx"],
-            "hourly": d["hourly"], "ticker": L.ticker(d["ticker"]), "banner": "",
-            "banner_class": HIDDEN, "view_name": view_name, "state": state}
+    # the panels are sent only when their content changed: a new data version usually
+    # changes a few segments, not the charts, and the answer stays proportional to the change
+    panels = {}
+    for name, value in (("kpis", d["kpis"]), ("cidx", d["cidx"]), ("hourly", d["hourly"]),
+                        ("ticker", d["ticker"])):
+        state[f"d_{name}"] = _digest(value)
+        same = not full and not seen.get("down") and seen.get(f"d_{name}") == state[f"d_{name}"]
+        panels[name] = no_update if same else value
+    return {"map": figure, "mapdata": mapdata,
+            "kpis": panels["kpis"] if panels["kpis"] is no_update else L.kpi_tiles(d["kpis"]),
+            "cidx": panels["cidx"], "hourly": panels["hourly"],
+            "ticker": panels["ticker"] if panels["ticker"] is no_update
+            else L.ticker(d["ticker"]),
+            "banner": "", "banner_class": HIDDEN, "view_name": view_name, "state": state}
+
+
+def _digest(value: Any) -> str:
+    """A short fingerprint of a panel's content (JSON of plain data)."""
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
 
 
 def _with_view(base: dict[str, Any], view: dict[str, Any], uirevision: str) -> dict[str, Any]:

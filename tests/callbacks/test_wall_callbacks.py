@@ -197,7 +197,9 @@ def test_a_new_minute_refreshes_tiles_and_trends_but_not_the_map(svc, store):
     state = first_picture(svc)["state"]
     out = CW.refresh(1, 1, state, "", svc, now=NOW + 60)
     assert out["map"] is no_update
-    assert out["kpis"] is not no_update and out["cidx"] is not no_update
+    # rebuilt for the new minute; each panel is sent only if its content changed
+    for name in ("kpis", "cidx", "hourly", "ticker"):
+        assert (out[name] is no_update) == (out["state"][f"d_{name}"] == state[f"d_{name}"])
     assert out["state"]["m"] == state["m"] + 1
 
 
@@ -392,6 +394,23 @@ def test_maplibre_a_change_sends_only_the_segments_that_changed(gl, store):
     store.r.incr(store.keys.version())
     again = CW.refresh(3, 1, out["state"], "", gl, now=NOW + 6, applied=held(out))
     assert again["mapdata"]["lv"]["d"] == [60, -1]
+
+
+def test_a_small_change_sends_the_map_delta_and_not_the_unchanged_panels(gl, store):
+    ids_ = W.net_geom(gl.network).ids
+    store.set_congestion([(s, 1, 50.0, "amap", NOW) for s in ids_[:20]], now=NOW)
+    first = first_picture(gl)
+    assert first["kpis"] is not no_update and first["hourly"] is not no_update
+    # one segment from free to slow: not congested km, no new report, the same minute
+    store.set_congestion([(ids_[3], 2, 25.0, "amap", NOW + 2)], now=NOW + 2)
+    out = CW.refresh(1, 1, first["state"], "", gl, now=NOW + 5, applied=held(first))
+    assert out["mapdata"]["lv"]["d"] == [3, 2]
+    assert out["kpis"] is no_update and out["hourly"] is no_update
+    assert out["ticker"] is no_update
+    # a new report changes the ticker and the tiles: they are sent again
+    store.upsert_events([ev(9, kind="report")], now=NOW + 3)
+    later = CW.refresh(2, 1, out["state"], "", gl, now=NOW + 6, applied=held(out))
+    assert later["ticker"] is not no_update and later["kpis"] is not no_update
 
 
 def test_maplibre_a_page_out_of_step_gets_every_level(gl, store):
