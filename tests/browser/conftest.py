@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlparse
@@ -186,3 +187,14 @@ def browser_factory():
 def screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+def log_out(driver) -> None:
+    """Log out as a person does: the logout button (a POST form) of the page shown, if the
+    page has one. A GET /logout is refused (405), so no page can log anyone out by a link."""
+    forms = driver.find_elements("css selector", "form[action='/logout'] button[type=submit]")
+    if forms:
+        forms[0].click()
+        deadline = time.time() + 20
+        while time.time() < deadline and "/login" not in driver.current_url:
+            time.sleep(0.1)

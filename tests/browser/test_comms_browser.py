@@ -17,7 +17,7 @@ from dashboard.roads.network import load_network
 from dashboard.timeutil import SHANGHAI
 from layouts import ids
 
-from .conftest import REPO
+from .conftest import REPO, log_out
 
 PASSWORD = "password-123"
 ROADS = REPO / "data" / "taian" / "roads.geojson"
@@ -89,7 +89,7 @@ def text_of(driver, element_id: str) -> str:
 
 def log_in(b, base: str, name: str) -> None:
     d = b.driver
-    d.get(f"{base}/logout")
+    log_out(d)
     d.get(f"{base}/login?next=/comms")
     wait_for(d, lambda d: d.find_element("name", "username"), what="login form")
     d.find_element("name", "username").send_keys(name)

@@ -34,7 +34,7 @@ from dashboard.settings import load_settings
 from feeds.pipeline import ingest_payload, make_context
 from feeds.registry import get_adapter
 
-from .conftest import REPO, WALL_TOKEN
+from .conftest import REPO, WALL_TOKEN, log_out
 
 pytestmark = pytest.mark.browser
 PASSWORD = "xss-corpus-pass-1"
@@ -268,7 +268,7 @@ def _login(b, base: str, name: str) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     d = b.driver
-    d.get(f"{base}/logout")
+    log_out(d)
     d.get(f"{base}/login?next=/")
     wait = WebDriverWait(d, 30)
     wait.until(EC.presence_of_element_located((By.NAME, "username"))).send_keys(name)
@@ -332,6 +332,7 @@ def _select_bulletins(b, limit: int) -> list[dict]:
     return out
 
 
+@pytest.mark.timeout(1200)   # a large corpus on every page; a busy CI machine needs > 300 s
 def test_xss_corpus_executes_nothing_on_any_page(live_server, corpus_seeded, browser_factory,
                                                  url_rules, capsys):
     base = live_server
