@@ -331,9 +331,11 @@ def refresh(n: int | None, scale: Any, seen: dict[str, Any] | None, search: str 
     # the panels are sent only when their content changed: a new data version usually
     # changes a few segments, not the charts, and the answer stays proportional to the change
     panels = {}
+    memo = cache_for(svc.r, svc.keys).memo
     for name, value in (("kpis", d["kpis"]), ("cidx", d["cidx"]), ("hourly", d["hourly"]),
                         ("ticker", d["ticker"])):
-        state[f"d_{name}"] = _digest(value)
+        # once per process and data tag, not once per display asking
+        state[f"d_{name}"] = memo(f"wall:digest:{name}:{scale}", tag, lambda v=value: _digest(v))
         same = not full and not seen.get("down") and seen.get(f"d_{name}") == state[f"d_{name}"]
         panels[name] = no_update if same else value
     return {"map": figure, "mapdata": mapdata,
