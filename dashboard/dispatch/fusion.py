@@ -282,7 +282,11 @@ def best_match(ev: RoadEvent, candidates: Iterable[tuple[I.Incident, float]],
     (same intersection, segment or within the precision's distance) before one found by
     its road only; then the nearest in time (reports of it closest to the record's); then
     the closest."""
-    found = matches(ev, candidates, rules)
+    return pick(ev, matches(ev, candidates, rules))
+
+
+def pick(ev: RoadEvent, found: Sequence[Match]) -> Match | None:
+    """The best of the matches ``found`` (the order ``best_match`` describes)."""
     return min(found, key=lambda m: (m.incident.category != ev.category, m.rank >= 3,
                                      _gap_s(ev, m.incident), m.distance_m, m.rank,
                                      m.incident.id), default=None)
@@ -402,7 +406,7 @@ def _fuse_one(r: redis.Redis, keys: Keys, ev: RoadEvent, rules: FusionRules, use
     if ambiguous(ev, found):
         out.skipped += 1      # "泰山大道 车祸" with two accidents on 泰山大道: an officer's call
         return
-    best = best_match(ev, near, rules)
+    best = pick(ev, found)
     if best is None and not eligible(ev, rules):
         out.skipped += 1      # a jam/other report with no incident to join stays a report
         return
