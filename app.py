@@ -92,6 +92,42 @@ def login_page(error: str = "", next: str = "/", **_query):
     return pages.login(error=error, next=session.safe_next(next), csrf=session.csrf_token())
 
 
+# component libraries only some pages use: their bundles are left out of the other pages
+PAGE_ONLY_LIBRARIES = {"/_dash-component-suites/dash_ag_grid/": ("/dispatch", "/comms")}
+
+
+def page_index(app: dash.Dash, settings: Settings):
+    """The app's ``interpolate_index`` for this request's page: Dash puts every component
+    library's bundle on every page; the wall (a kiosk, loaded once over a slow intranet
+    link) gets only what it uses: no ag-grid (358 KB on the wire), MapLibre preloaded while
+    Dash starts, and with the MapLibre map the basic plotly bundle for its charts, loaded
+    after the map (assets/wall_charts.js) instead of the full one."""
+    plain = dash.Dash.interpolate_index
+
+    def interpolate_index(**parts: str) -> str:
+        path = request.path.rstrip("/") or "/"
+        lines = parts["scripts"].split("\n")
+        for marker, pages_using in PAGE_ONLY_LIBRARIES.items():
+            if path not in pages_using:
+                lines = [ln for ln in lines if marker not in ln]
+        if path == "/wall":
+            # Dash's polyfill (core-js for old browsers: 150-200 ms of the kiosk's main
+            # thread at every load) is replaced by the one part Dash's bundles still call
+            # in a current Chromium, regeneratorRuntime
+            runtime = app.get_asset_url("vendor/regenerator-runtime/runtime.js")
+            lines = [f'<script src="{runtime}"></script>' if "/deps/polyfill@" in ln else ln
+                     for ln in lines]
+        parts["scripts"] = "\n".join(lines)
+        if path == "/wall" and settings.wall_map != "plotly":
+            parts["metas"] += (
+                f'<meta name="lukuang-charts" content="'
+                f'{app.get_asset_url("vendor/plotly/plotly-basic.min.js")}">'
+                f'<link rel="preload" as="script" href="'
+                f'{app.get_asset_url("vendor/maplibre-gl/maplibre-gl.js")}">')
+        return plain(app, **parts)
+    return interpolate_index
+
+
 def create_app(settings: Settings | None = None, svc: Services | None = None) -> dash.Dash:
     """Build the app. The Redis connection is opened here and passed to callbacks via Flask."""
     settings = settings or load_settings()
@@ -110,6 +146,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
                     # page that needs them (the wall's map loads MapLibre itself)
                     assets_path_ignore=["vendor"])
     app.server.config["LUKUANG"] = svc
+    app.interpolate_index = page_index(app, settings)
     app.server.debug = False   # FLASK_DEBUG in the environment must not turn it on
     with app.server.app_context():  # install() reads the services through current_app
         session.install(app.server, services)
@@ -203,17 +240,20 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-def web_argv(host: str, port: int, workers: int, access_log: bool = False) -> list[str]:
+def web_argv(host: str, port: int, workers: int, access_log: bool = False,
+             log_config: str | None = None) -> list[str]:
     """The gunicorn command line of ``lukuang run``: no reload, no debug, request size
-    limits (a longer request line gets 414, more or larger header fields 431)."""
+    limits (a longer request line gets 414, more or larger header fields 431); its logging
+    from ``log_config`` (a JSON file, ``dashboard.cli.logs.gunicorn_log_config``) when given."""
     import sys
 
-    return [sys.executable, "-m", "gunicorn", "app:server", "--bind", f"{host}:{port}",
+    argv = [sys.executable, "-m", "gunicorn", "app:server", "--bind", f"{host}:{port}",
             "--workers", str(workers), "--threads", "4", "--timeout", "60",
             "--graceful-timeout", "10", "--limit-request-line", str(LIMIT_REQUEST_LINE),
             "--limit-request-fields", str(LIMIT_REQUEST_FIELDS),
             "--limit-request-field_size", str(LIMIT_REQUEST_FIELD_SIZE),
             "--access-logfile", "-" if access_log else "/dev/null"]
+    return argv + (["--log-config-json", log_config] if log_config else [])
 
 
 def cmd_run(args, settings: Settings) -> int:
@@ -221,28 +261,81 @@ def cmd_run(args, settings: Settings) -> int:
     import sys
     from dataclasses import replace
 
+    from dashboard.cli import logs
     from dashboard.cli.supervisor import Supervisor, child_env
 
     port = args.port or settings.port
     demo = settings.demo and not args.no_demo
+    verbose = settings.verbose or args.verbose
+    log_dir = logs.log_dir(settings.state_dir)
+    logs.setup_logging(verbose, log_dir / logs.RUN_LOG)
     svc = Services.open(settings)
     for note in svc.handle.notes:
         log.warning(note)
     # the children run this same command line, whether or not the venv is on PATH
     exe_argv = [sys.executable, "-c", "import sys, app; sys.exit(app.main())"]
     sup = Supervisor(child_env(svc.handle.url, str(settings.state_dir), demo=demo,
-                               config_file=settings.config_file))
+                               config_file=settings.config_file, verbose=verbose),
+                     log_dir=log_dir)
     if demo:
         sup.add("sim", [*exe_argv, "sim"])
     sup.add(*feeds_child(replace(settings, demo=demo), args.no_feeds, exe_argv))
+    web_log = web_log_config(log_dir, verbose, args.access_log)
     sup.add("web", web_argv(settings.host, port, args.workers or settings.workers,
-                            args.access_log), critical=True)
-    print(f"lukuang: Redis {svc.handle.mode} at {svc.handle.url}; "
-          f"web at http://{settings.host}:{port}/wall", flush=True)
+                            args.access_log, log_config=str(web_log)), critical=True)
+    sup.ready, sup.on_ready = run_banner(settings, svc, port, demo, sup)
+    print(f"lukuang: starting (Redis {svc.handle.mode} at {svc.handle.url}); the addresses "
+          f"follow once the web answers. Logs: {log_dir}/", flush=True)
     try:
         return sup.run()
     finally:
         svc.close()
+
+
+def web_log_config(log_dir, verbose: bool, access_log: bool):
+    """Write gunicorn's logging configuration (web.log, the terminal, access.log with
+    ``--access-log``) next to the logs; returns its path."""
+    import json
+
+    from dashboard.cli import logs
+
+    path = log_dir / "web-logging.json"
+    conf = logs.gunicorn_log_config(log_dir / "web.log", verbose,
+                                    log_dir / logs.ACCESS_LOG if access_log else None)
+    path.write_text(json.dumps(conf, indent=1), encoding="utf-8")
+    return path
+
+
+def run_banner(settings: Settings, svc: Services, port: int, demo: bool, sup):
+    """(ready, on_ready) for the supervisor: /healthz answers 200, then print every page's
+    address, the accounts still to create and where the logs are."""
+    import os
+    import urllib.request
+
+    from dashboard.auth import list_users
+    from dashboard.cli.banner import Banner, banner_lines, base_url, existing_accounts, \
+        users_command
+
+    base = base_url(settings.host, port)
+
+    def ready() -> bool:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=1) as resp:
+            return resp.status == 200
+
+    def on_ready() -> None:
+        try:
+            existing = existing_accounts(list_users(svc.r, svc.keys))
+        except redis.RedisError:
+            existing = {}
+        files = [p.name for p in (sup.log_file(c.name) for c in sup.children) if p]
+        b = Banner(base_url=base, pages=[path for _, path, _, _ in PAGES],
+                   wall_token=settings.wall_token,
+                   command=users_command(settings, os.environ.get("REDIS_URL", "")),
+                   existing=existing, log_dir=sup.log_dir,
+                   log_files=["run.log", *files], redis=f"{svc.handle.mode} at "
+                   f"{svc.handle.url}", demo=demo, backfill=settings.demo_backfill)
+        print("\n".join(banner_lines(b)), flush=True)
+    return ready, on_ready
 
 
 def feeds_child(settings: Settings, no_feeds: bool, exe_argv: list[str]) -> tuple[str, list[str]]:
@@ -281,7 +374,12 @@ def build_parser():
     p.add_argument("--workers", type=int)
     p.add_argument("--no-demo", action="store_true", help="no simulator (a real deployment)")
     p.add_argument("--no-feeds", action="store_true", help="web only (another host runs feeds)")
-    p.add_argument("--access-log", action="store_true")
+    p.add_argument("--access-log", action="store_true",
+                   help="log every web request (to <state_dir>/logs/access.log)")
+    p.add_argument("--verbose", action="store_true",
+                   help="every log line in the terminal, one per feed poll included "
+                        "(also LUKUANG_VERBOSE=1); otherwise warnings and errors only, the "
+                        "rest in <state_dir>/logs/")
     p.set_defaults(handler=cmd_run)
     core_commands.register(sub)
     city_cli.register(sub)
@@ -294,15 +392,16 @@ def main(argv: list[str] | None = None) -> int:
     """The ``lukuang`` console script."""
     import sys
 
+    from dashboard.cli.logs import setup_logging
     from dashboard.settings import SettingsError
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
     except SettingsError as exc:
         sys.stderr.write(f"lukuang: {exc}\n")
         return 2
+    setup_logging(settings.verbose or getattr(args, "verbose", False), settings.log_file)
     return int(args.handler(args, settings) or 0)
 
 

@@ -12,13 +12,14 @@
    the next refresh sends a delta from there, or everything when the page is out of step.
 
    window.lukuangWall exposes the map and timings for the browser tests and the bench
-   (firstIdle: the first time the map was idle with levels applied; shown[tag]: when the
+   (marks: when the setup arrived (cfg), MapLibre was ready (lib), the map loaded its style
+   and geometry (load); firstIdle: the first time the map was idle with levels applied; shown[tag]: when the
    map went idle after applying the levels of that tag; Date.now() milliseconds). */
 (function () {
     "use strict";
     var W = window.lukuangWall = window.lukuangWall || {
         map: null, key: null, tag: null, lv: null, loaded: false, queue: [],
-        firstIdle: null, shown: {}, applied: 0, view: 0, labels: [], lib: null
+        firstIdle: null, shown: {}, applied: 0, view: 0, labels: [], lib: null, marks: {}
     };
 
     function loadLib(cfg) {
@@ -32,7 +33,11 @@
                 var s = document.createElement("script");
                 s.src = cfg.lib;
                 s.onload = resolve;
-                s.onerror = function () { W.lib = null; reject(new Error("maplibre")); };
+                s.onerror = function () {
+                    W.lib = null;
+                    window.dispatchEvent(new Event("lukuang:map-idle"));   // charts: go on
+                    reject(new Error("maplibre"));
+                };
                 document.head.appendChild(s);
             });
         }
@@ -83,6 +88,7 @@
         });
         W.map = map;
         map.on("load", function () {
+            W.marks.load = W.marks.load || Date.now();
             W.loaded = true;
             addLabels(map, cfg.labels || []);
             flush();
@@ -112,7 +118,10 @@
         map.once("idle", function () {
             var now = Date.now();
             W.shown[tag] = now;
-            if (W.firstIdle === null) { W.firstIdle = now; }
+            if (W.firstIdle === null) {
+                W.firstIdle = now;
+                window.dispatchEvent(new Event("lukuang:map-idle"));   // wall_charts.js
+            }
             document.getElementById("wall-map").setAttribute("data-shown", tag);
         });
         map.triggerRepaint();
@@ -142,7 +151,11 @@
             W.queue = [msg];
             W.tag = msg.lv ? msg.lv.t : null;
             W.key = msg.k;
-            loadLib(msg.cfg).then(function () { create(msg); });
+            W.marks.cfg = W.marks.cfg || Date.now();
+            loadLib(msg.cfg).then(function () {
+                W.marks.lib = W.marks.lib || Date.now();
+                create(msg);
+            });
             return {k: msg.k, t: W.tag};
         }
         if (msg.k !== W.key) { return {k: W.key, t: null}; }
