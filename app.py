@@ -92,8 +92,9 @@ def login_page(error: str = "", next: str = "/", **_query):
     return pages.login(error=error, next=session.safe_next(next), csrf=session.csrf_token())
 
 
-# component libraries only some pages use: their bundles are left out of the other pages
-PAGE_ONLY_LIBRARIES = {"/_dash-component-suites/dash_ag_grid/": ("/dispatch", "/comms")}
+# component libraries the wall never uses: left out of /wall (a kiosk page with no links,
+# so no in-app navigation can reach a page that needs them without a full page load)
+NOT_ON_THE_WALL = ("/_dash-component-suites/dash_ag_grid/",)
 
 
 def page_index(app: dash.Dash, settings: Settings):
@@ -107,10 +108,8 @@ def page_index(app: dash.Dash, settings: Settings):
     def interpolate_index(**parts: str) -> str:
         path = request.path.rstrip("/") or "/"
         lines = parts["scripts"].split("\n")
-        for marker, pages_using in PAGE_ONLY_LIBRARIES.items():
-            if path not in pages_using:
-                lines = [ln for ln in lines if marker not in ln]
         if path == "/wall":
+            lines = [ln for ln in lines if not any(m in ln for m in NOT_ON_THE_WALL)]
             # Dash's polyfill (core-js for old browsers: 150-200 ms of the kiosk's main
             # thread at every load) is replaced by the one part Dash's bundles still call
             # in a current Chromium, regeneratorRuntime

@@ -88,3 +88,26 @@ def test_cli_bad_config_exit_2(tmp_path, settings):
     cfg.write_text("port = 'x'")
     res = cli(["--config", str(cfg), "doctor"], settings)
     assert res.returncode == 2 and "setting port" in res.stderr
+
+
+def test_the_wall_page_loads_only_what_the_wall_uses(settings):
+    """/wall: no ag-grid bundle, no core-js polyfill (regeneratorRuntime instead), MapLibre
+    preloaded, the charts' basic plotly bundle named for assets/wall_charts.js; the desks
+    keep Dash's full set (their links navigate inside the app)."""
+    from dataclasses import replace
+
+    app = create_app(replace(settings, wall_token="tok", wall_map="maplibre"))
+    c = app.server.test_client()
+    try:
+        wall = c.get("/wall?token=tok").get_data(as_text=True)
+        desk = c.get("/dispatch").get_data(as_text=True)
+    finally:
+        app.server.config["LUKUANG"].close()
+    assert "dash_ag_grid/dash_ag_grid" not in wall and "/deps/polyfill@" not in wall
+    assert "vendor/regenerator-runtime/runtime.js" in wall
+    assert 'rel="preload" as="script" href="/assets/vendor/maplibre-gl/maplibre-gl.js' in wall
+    assert '<meta name="lukuang-charts" content="/assets/vendor/plotly/plotly-basic.min.js' in wall
+    assert "dash_ag_grid/dash_ag_grid" in desk and "/deps/polyfill@" in desk
+    assert "lukuang-charts" not in desk
+    for asset in ("vendor/regenerator-runtime/runtime.js", "vendor/plotly/plotly-basic.min.js"):
+        assert (REPO / "assets" / asset).is_file()

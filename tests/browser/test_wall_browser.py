@@ -111,8 +111,15 @@ def test_wall_draws_offline_without_console_errors(live_server, browser_store, b
     assert d["wall"] == width
     assert d["kpi"] >= 60 * width / 1920 * 0.95           # big numbers, scaled with the screen
     assert "13812345678" not in d["ticker"] and "<b>" in d["ticker"]   # masked, shown as text
+    # the charts come after the map, drawn by plotly's basic bundle (assets/wall_charts.js)
+    charts = wait_until(lambda: b.driver.execute_script(
+        "return window.Plotly && window.Plotly.react"
+        " && document.querySelectorAll('.js-plotly-plot .main-svg').length;"))
+    assert charts and charts >= 2
     b.driver.save_screenshot(str(screenshot_dir / f"wall-{width}.png"))
     assert_clean(b)
+    assert any("plotly-basic.min.js" in u for u in b.urls)
+    assert not any("package_data/plotly.min.js" in u for u in b.urls)
 
 
 def test_map_view_survives_two_refreshes(live_server, browser_store, browser_factory):
