@@ -103,11 +103,14 @@ PUBLIC_ACCOUNT_SUFFIXES = (
     "交警", "交警支队", "交警大队", "公安", "警方", "警察", "发布", "政务", "交通", "交通运输",
     "高速", "气象", "应急", "应急管理", "消防", "融媒", "日报", "晚报", "新闻", "电视台", "广播",
     "头条", "官方", "官微", "政府", "城管", "文旅", "12345", "12122", "122", "110", "120")
+# national accounts whose names do not end like an institution's; a city's own accounts
+# (泰安交警, 济南发布…) are recognised by their ending, so no city's names are listed here
 KNOWN_PUBLIC_ACCOUNTS = (
-    "泰山交警", "泰安交警", "泰安公安交警", "泰安公安", "泰安发布", "泰安日报", "泰安晚报",
-    "泰安广播电视台", "泰安应急管理", "泰安气象", "泰安12345", "山东交警", "山东高速", "山东发布",
-    "齐鲁晚报", "大众日报", "人民日报", "央视新闻", "新华社", "中国交通广播", "中国警方在线",
-    "公安部交通管理局", "交通运输部")
+    "人民日报", "央视新闻", "新华社", "中国交通广播", "中国警方在线", "公安部交通管理局",
+    "交通运输部", "中国气象局", "应急管理部")
+# text glued to a mention (``@泰山交警东岳大街堵了``): a leading place name of this many
+# characters before an institution's ending still makes it an institution's account
+_GLUED_PLACE_CHARS = (2, 6)
 
 _SURNAMES_2 = ("欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐",
                "夏侯", "长孙", "宇文", "司徒", "端木", "独孤", "南宫", "西门", "申屠", "轩辕")
@@ -239,10 +242,15 @@ def mask_screen_name(name: str) -> str:
 
 def is_public_account(name: str) -> bool:
     """Whether a mentioned account is an institution's: its name ends like one (…交警,
-    …发布, …日报), or starts with a known one (text glued to ``@泰山交警`` counts as part
-    of the mention, as on Weibo)."""
+    …发布, …日报), is a known national one, or starts with a place name and such an ending
+    (text glued to ``@泰山交警`` counts as part of the mention, as on Weibo). Works for any
+    city: no city's account names are listed."""
     norm = normalise(name or "")
-    return norm.endswith(PUBLIC_ACCOUNT_SUFFIXES) or norm.startswith(KNOWN_PUBLIC_ACCOUNTS)
+    if norm.endswith(PUBLIC_ACCOUNT_SUFFIXES) or norm.startswith(KNOWN_PUBLIC_ACCOUNTS):
+        return True
+    low, high = _GLUED_PLACE_CHARS
+    return any(low <= norm.find(sfx, low) <= high for sfx in PUBLIC_ACCOUNT_SUFFIXES
+               if len(sfx) >= 2 and not sfx.isdigit())
 
 
 # -- finding PII in free text ---------------------------------------------------------

@@ -370,7 +370,8 @@ def test_mask_known_masks_a_column_value_wherever_it_is():
 
 
 def test_public_accounts_are_kept_private_ones_masked():
-    for name in ("泰山交警", "泰安发布", "人民日报", "泰山交警东岳大街堵了", "山东高速"):
+    for name in ("泰山交警", "泰安发布", "人民日报", "泰山交警东岳大街堵了", "山东高速",
+                 "济南交警", "济南发布提醒您", "新华社", "哈尔滨交警支队今晚"):
         assert is_public_account(name), name
     for name in ("泰安小李", "taian_mike", "爱跑步的阿杰", "交警小王"):
         assert not is_public_account(name), name
