@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,8 +67,23 @@ def name_key(name: str) -> str:
     return "".join(text.split()).casefold()
 
 
+# a carriageway's direction after its road's name: "经十路(东向西)", "经十路（上行）",
+# "经十路东行", "经十路北幅"; the two carriageways are one road (its stretches, its label)
+_DIRECTION = r"(?:[东西南北]{1,2}(?:向|往|至)[东西南北]{1,2}|[东西南北]{1,2}(?:向|行|幅|侧)(?:线)?|上行|下行|双向)"
+_CARRIAGEWAY_RE = re.compile(r"^(?P<road>.{2,}?)\s*(?:[(（]\s*" + _DIRECTION + r"\s*[)）]"
+                             r"|(?:上行|下行|[东西南北]行线?|[东西南北]幅))$")
+
+
+def carriageway_road(name: str) -> str:
+    """The road a carriageway's name belongs to ("经十路(东向西)" -> "经十路"); a name
+    without a direction (and a service road, "经十路辅路") is returned as it is."""
+    m = _CARRIAGEWAY_RE.match(name)
+    return m.group("road").strip() if m else name
+
+
 def clean_road_name(value: Any) -> str:
-    """A road name as text, stripped; "" for None, NaN and placeholders ("nan", "无名路")."""
+    """A road name as text, stripped, without a carriageway's direction; "" for None, NaN
+    and placeholders ("nan", "无名路")."""
     if value is None:
         return ""
     try:
@@ -78,7 +94,7 @@ def clean_road_name(value: Any) -> str:
     text = " ".join(str(value).split())
     if unicodedata.normalize("NFKC", text).casefold() in PLACEHOLDER_NAMES:
         return ""
-    return text
+    return carriageway_road(text)
 
 
 def _finite(*values: float) -> bool:

@@ -140,3 +140,39 @@ def test_one_name_on_two_roads_apart_is_not_merged(net):
             for sid in ids}
     levels = sorted(s.level for s in StretchFinder(net).stretches(snap, min_level=0))
     assert 1 in levels and 3 in levels           # the flowing road is not painted red
+
+
+@pytest.mark.parametrize("name, road", [
+    ("经十路(东向西)", "经十路"), ("经十路（西向东）", "经十路"), ("经十路 上行", "经十路"),
+    ("经十路东行", "经十路"), ("泰山大街西行线", "泰山大街"), ("经十路北幅", "经十路"),
+    ("G3京台高速(北向南)", "G3京台高速"),
+    # not a carriageway's direction: left as it is
+    ("经十路辅路", "经十路辅路"), ("东行路", "东行路"), ("华东行", "华东行"), ("青年路", "青年路"),
+])
+def test_a_carriageways_direction_is_not_part_of_the_road_name(name, road):
+    from dashboard.roads.network import clean_road_name
+
+    assert clean_road_name(name) == road
+
+
+def test_carriageways_named_by_direction_are_one_road(tmp_path):
+    feats = [
+        line([(WEST, LAT), (EAST, LAT)], name="经十路(西向东)", highway="trunk", oneway="yes"),
+        line([(EAST, LAT + GAP), (WEST, LAT + GAP)], name="经十路（东向西）", highway="trunk",
+             oneway="yes"),
+        line([(117.010, LAT - 0.005), (117.010, LAT + 0.005)], name="舜耕路",
+             highway="primary"),
+    ]
+    src = tmp_path / "named.geojson"
+    src.write_text(json.dumps({"type": "FeatureCollection", "features": feats},
+                              ensure_ascii=False), encoding="utf-8")
+    import_network(src, tmp_path / "state")
+    n = get_network(tmp_path / "state")
+    assert sorted(n.road_names()) == ["经十路", "舜耕路"]
+    ids = n.segments_of("经十路")
+    assert {carriageway(n, s) for s in ids} == {"eb", "wb"}
+    frame = StretchFinder(n).frame("经十路")
+    # each carriageway's segments have partners on the other one: cut together
+    for sid in ids:
+        assert {carriageway(n, p) for p in frame.partners.get(sid, set())} \
+            == {"wb" if carriageway(n, sid) == "eb" else "eb"}
