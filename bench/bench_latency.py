@@ -151,7 +151,7 @@ class Wall(threading.Thread):
         self.prime()
 
     def prime(self) -> None:
-        """The page load: the first refresh builds the full figure."""
+        """The page load: the first refresh sends everything (map setup, panels)."""
         resp = self.client.post(self.url, json=common.wall_request(None, self.search))
         resp.raise_for_status()
         self.seen = resp.json()["response"][ids.WALL_VERSION]["data"]
