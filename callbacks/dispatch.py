@@ -28,7 +28,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import audit
 from dashboard.auth import User
-from dashboard.dispatch import actions
+from dashboard.dispatch import actions, trail
 from dashboard.dispatch import incidents as I
 from dashboard.dispatch import units as U
 from dashboard.dispatch.board import board
@@ -50,7 +50,7 @@ DISPATCH_BUTTONS = {ids.DISPATCH_BTN_VERIFY: "verify",
                     ids.DISPATCH_BTN_ASSIGN: "assign", ids.DISPATCH_BTN_REOPEN: "reopen",
                     ids.DISPATCH_BTN_RELEASE: "release", ids.DISPATCH_BTN_MERGE: "merge",
                     ids.DISPATCH_BTN_LINK: "link", ids.DISPATCH_BTN_FOLLOW: "follow",
-                    ids.DISPATCH_BTN_SPLIT: "split"}
+                    ids.DISPATCH_BTN_SPLIT: "split", ids.DISPATCH_BTN_NOTE: "note"}
 
 
 def _svc():
@@ -145,13 +145,22 @@ def _buttons(disabled: list[bool]) -> dict[str, list]:
     return {"disabled": disabled, "styles": [L.button_style(d) for d in disabled]}
 
 
-def select(svc, user: User, incident_id: str | None, now: float | None = None
-           ) -> dict[str, Any]:
+def _choices(reset: bool) -> list[Any]:
+    """The page's choices (``L.CHOICE_IDS``: unit, release, merge, report, split, note),
+    emptied when ``reset``, else left as they are."""
+    if not reset:
+        return [no_update] * len(L.CHOICE_IDS)
+    return [None] * (len(L.CHOICE_IDS) - 1) + [""]
+
+
+def select(svc, user: User, incident_id: str | None, now: float | None = None,
+           reset: bool = False) -> dict[str, Any]:
     """The detail panel, the page's (id, rev), the unit and release choices, and which
-    buttons are enabled, for one incident (or none), by output name."""
+    buttons are enabled, for one incident (or none), by output name; with ``reset`` the
+    choices made for the incident shown before are emptied (``choices``)."""
     nothing = {"detail": L.detail_panel(None), "selected": None, "unit_options": [],
                "release_options": [], "split_options": [],
-               **_buttons([True] * len(L.BUTTON_ORDER))}
+               **_buttons([True] * len(L.BUTTON_ORDER)), "choices": _choices(reset)}
     if not incident_id:
         return nothing
     try:
@@ -169,7 +178,25 @@ def select(svc, user: User, incident_id: str | None, now: float | None = None
             "split_options": [{"label": f"{x.get('at', '')} {x.get('source', '')} "
                                         f"{x.get('id', '')}"[:100], "value": x["id"]}
                               for x in d["reports"] if x.get("id")],
-            **_buttons([a not in enabled for a in L.BUTTON_ORDER])}
+            **_buttons([a not in enabled for a in L.BUTTON_ORDER]), "choices": _choices(reset)}
+
+
+def select_for_page(svc, user: User, triggered: str | None, grid_rows: Any, click: Any,
+                    seen: Any, current: Any) -> dict[str, Any]:
+    """The select callback: the incident the trigger picks (``_pick``), its choices
+    emptied when it is another incident than the one shown. A new page state whose detail
+    an action's answer already carried (``detail_at`` equal to its ``tag``) changes
+    nothing: no second build of the same detail."""
+    current = current if isinstance(current, dict) else None
+    if (triggered == ids.DISPATCH_SEEN and isinstance(seen, dict) and seen.get("tag")
+            and seen.get("detail_at") == seen.get("tag")):
+        raise PreventUpdate
+    picked = _pick(triggered, grid_rows, click, current)
+    if (triggered == ids.DISPATCH_GRID and current and picked == current.get("id")
+            and isinstance(seen, dict) and seen.get("tag")
+            and seen.get("detail_at") == seen.get("tag")):
+        raise PreventUpdate   # the grid re-announcing the row an action's answer showed
+    return select(svc, user, picked, reset=picked != (current or {}).get("id"))
 
 
 def _selection(selected: Any) -> tuple[str | None, int | None]:
@@ -189,15 +216,20 @@ def _told(outcome: actions.Outcome, bump: int | None) -> dict[str, Any]:
 
 # what an action's answer sets besides the message: the page's state after the action
 SELECT_OUTPUTS = ("detail", "selected", "unit_options", "release_options", "split_options",
-                  "disabled", "styles")
+                  "disabled", "styles", "choices")
 REFRESH_OUTPUTS = ("rows", "unacknowledged", "open", "map", "stats", "create_options",
-                   "report_options", "merge_options", "pick_options")
+                   "report_options", "merge_options", "pick_options", "seen")
+
+
+# actions that change nothing the map draws (its markers show status, place and units)
+MAP_UNCHANGED = frozenset({"acknowledge", "note"})
 
 
 def _unchanged() -> dict[str, Any]:
     """Every state output of an action's answer left as the page has it."""
     out: dict[str, Any] = {k: no_update for k in SELECT_OUTPUTS + REFRESH_OUTPUTS}
     out["disabled"] = out["styles"] = [no_update] * len(L.BUTTON_ORDER)
+    out["choices"] = _choices(False)
     return out
 
 
@@ -210,22 +242,35 @@ def act(svc, user: User, action: str, selected: dict | None, bump: int | None = 
     itself: the selection with the incident's rev after the action (the officer's own
     change; on a conflict, the rev that won), the detail, the buttons, the queue and the
     map. Waiting for the bump → refresh → select chain instead let a second quick click
-    send the old rev (issue 14). ``bump`` is only moved when that state cannot be read."""
+    send the old rev (issue 14). ``bump`` is only moved when that state cannot be read.
+
+    The answer also empties the choices the action used (unit, release, merge, report,
+    split; the note only after a success, so a refused note can be corrected), and carries
+    the page state of the new data version with ``detail_at`` set: the tick that follows
+    finds nothing new, and the select callback, which listens to that state, does not
+    build the detail a second time."""
     incident_id, rev = _selection(selected)
     window = getattr(svc.settings, "reopen_window_s", I.DEFAULT_REOPEN_WINDOW_S)
     outcome = actions.run(svc.r, svc.keys, svc.store, user, action, incident_id, rev,
-                          choices, network=_network(svc), reopen_window_s=window)
+                          choices, network=_network(svc), reopen_window_s=window,
+                          tz=city_zone(svc.settings))
     out = {"message": L.message(outcome.text, outcome.level), "bump": no_update,
            **_unchanged()}
+    if outcome.level == "ok":
+        out["choices"] = _choices(True)
     if not outcome.refresh or not incident_id:
         return out
     try:
-        shown = select(svc, user, incident_id)
+        shown = select(svc, user, incident_id, reset=True)
         page = refresh(svc, user, seen, force=True, selected=incident_id)
     except PreventUpdate:   # Redis unreachable: the page reloads when it can
         return {**out, "bump": (bump or 0) + 1}
     page["pick_options"] = page.pop("unit_options")
-    page.pop("seen")
+    page["seen"]["detail_at"] = page["seen"]["tag"]
+    if outcome.level != "ok":   # keep the officer's note text to correct or send again
+        shown["choices"] = shown["choices"][:-1] + [no_update]
+    if outcome.level == "ok" and action in MAP_UNCHANGED and isinstance(page["map"], Patch):
+        page["map"] = no_update   # the browser redraws no map the action did not change
     out.update(page)
     out.update(shown)
     if shown["selected"] and outcome.rev is not None:
@@ -273,13 +318,16 @@ def audit_view(svc, user: User, who: str | None, count: int = 200) -> Any:
                 "%m-%d %H:%M:%S")
         except (TypeError, ValueError):
             e["at_local"] = ""
+        e["what"] = trail.label_of(e.get("action", ""))
+        e["changes"] = trail.audit_changes(e.get("before"), e.get("after"), tz)
     return L.audit_table(entries)
 
 
 # -- registration --------------------------------------------------------------------------------
-def _message_and_bump() -> dict[str, Output]:
-    """The outputs every action callback sets (several callbacks share them)."""
-    return {"message": Output(ids.DISPATCH_MESSAGE, "children", allow_duplicate=True),
+def _message_and_bump(message_id: str = ids.DISPATCH_MESSAGE) -> dict[str, Output]:
+    """The outputs every action callback sets (several callbacks share them): the message
+    (next to the control that caused it: ``message_id``) and the bump."""
+    return {"message": Output(message_id, "children", allow_duplicate=True),
             "bump": Output(ids.DISPATCH_BUMP, "data", allow_duplicate=True)}
 
 
@@ -296,6 +344,7 @@ def _action_outputs() -> dict[str, Any]:
             "split_options": out(ids.DISPATCH_SPLIT_CHOICE, "options"),
             "disabled": [out(bid, "disabled") for bid in L.ACTION_BUTTON_IDS.values()],
             "styles": [out(bid, "style") for bid in L.ACTION_BUTTON_IDS.values()],
+            "choices": [out(cid, "value") for cid in L.CHOICE_IDS],
             "rows": out(ids.DISPATCH_GRID, "rowData"),
             "unacknowledged": out(ids.DISPATCH_UNACK, "children"),
             "open": out(ids.DISPATCH_OPEN, "children"),
@@ -304,7 +353,8 @@ def _action_outputs() -> dict[str, Any]:
             "create_options": out(ids.DISPATCH_CREATE_CHOICE, "options"),
             "report_options": out(ids.DISPATCH_REPORT_CHOICE, "options"),
             "merge_options": out(ids.DISPATCH_MERGE_CHOICE, "options"),
-            "pick_options": out(ids.DISPATCH_UNIT_PICK, "options")}
+            "pick_options": out(ids.DISPATCH_UNIT_PICK, "options"),
+            "seen": out(ids.DISPATCH_SEEN, "data")}
 
 
 @callback(
@@ -336,14 +386,16 @@ def _refresh_cb(tick, bump, selected, seen):
                 release_options=Output(ids.DISPATCH_RELEASE_CHOICE, "options"),
                 split_options=Output(ids.DISPATCH_SPLIT_CHOICE, "options"),
                 disabled=[Output(bid, "disabled") for bid in L.ACTION_BUTTON_IDS.values()],
-                styles=[Output(bid, "style") for bid in L.ACTION_BUTTON_IDS.values()]),
+                styles=[Output(bid, "style") for bid in L.ACTION_BUTTON_IDS.values()],
+                choices=[Output(cid, "value", allow_duplicate=True) for cid in L.CHOICE_IDS]),
     inputs=dict(grid_rows=Input(ids.DISPATCH_GRID, "selectedRows"),
                 click=Input(ids.DISPATCH_MAP, "clickData"),
                 seen=Input(ids.DISPATCH_SEEN, "data"), bump=Input(ids.DISPATCH_BUMP, "data")),
-    state=dict(current=State(ids.DISPATCH_SELECTED, "data")))
+    state=dict(current=State(ids.DISPATCH_SELECTED, "data")),
+    prevent_initial_call="initial_duplicate")
 def _select_cb(grid_rows, click, seen, bump, current):
     user = require("view_dispatch")
-    return select(_svc(), user, _pick(ctx.triggered_id, grid_rows, click, current))
+    return select_for_page(_svc(), user, ctx.triggered_id, grid_rows, click, seen, current)
 
 
 @callback(
@@ -384,7 +436,7 @@ def _dispatch_cb(clicks, selected, unit, release, merge_into, report, split, not
 
 
 @callback(
-    output=dict(**_message_and_bump(),
+    output=dict(**_message_and_bump(ids.DISPATCH_CREATE_MSG),
                 selected=Output(ids.DISPATCH_SELECTED, "data", allow_duplicate=True)),
     inputs=dict(clicks=Input(ids.DISPATCH_BTN_CREATE, "n_clicks")),
     state=dict(report=State(ids.DISPATCH_CREATE_CHOICE, "value"),
@@ -398,7 +450,7 @@ def _create_cb(clicks, report, bump):
 
 
 @callback(
-    output=_message_and_bump(),
+    output=_message_and_bump(ids.DISPATCH_UNIT_MSG),
     inputs=dict(clicks=Input(ids.DISPATCH_BTN_UNIT_SET, "n_clicks")),
     state=dict(unit=State(ids.DISPATCH_UNIT_PICK, "value"),
                status=State(ids.DISPATCH_UNIT_STATUS, "value"),

@@ -29,162 +29,191 @@ MAP_PADDING = 0.055   # of the box's size on each side: the map's margin (about 
 # "空闲 free": the Chinese label, then the English word
 UNIT_STATUS_LABELS = {status: f"{label} {status.replace('_', ' ')}"
                       for status, label in UNIT_STATUS_ZH.items()}
-BUTTONS = (  # (action, id, label)
-    ("acknowledge", ids.DISPATCH_BTN_ACK, "确认 Acknowledge"),
-    ("verify", ids.DISPATCH_BTN_VERIFY, "核实 Verify"),
-    ("assign_nearest", ids.DISPATCH_BTN_ASSIGN_NEAREST, "派最近警力 Dispatch nearest"),
-    ("on_scene", ids.DISPATCH_BTN_ON_SCENE, "到场 On scene"),
-    ("clear", ids.DISPATCH_BTN_CLEAR, "清除 Clear"),
-    ("reopen", ids.DISPATCH_BTN_REOPEN, "重开 Reopen"),
+BUTTONS = (  # (action, id, label, keyboard shortcut or "")
+    ("acknowledge", ids.DISPATCH_BTN_ACK, "确认 Acknowledge", "A"),
+    ("verify", ids.DISPATCH_BTN_VERIFY, "核实 Verify", ""),
+    ("assign_nearest", ids.DISPATCH_BTN_ASSIGN_NEAREST, "派最近警力 Dispatch nearest", "D"),
+    ("on_scene", ids.DISPATCH_BTN_ON_SCENE, "到场 On scene", "S"),
+    ("clear", ids.DISPATCH_BTN_CLEAR, "清除 Clear", "C"),
+    ("reopen", ids.DISPATCH_BTN_REOPEN, "重开 Reopen", ""),
 )
-ACTION_BUTTON_IDS = {a: i for a, i, _ in BUTTONS} | {
+ACTION_BUTTON_IDS = {a: i for a, i, _, _ in BUTTONS} | {
     "assign": ids.DISPATCH_BTN_ASSIGN, "release": ids.DISPATCH_BTN_RELEASE,
     "merge": ids.DISPATCH_BTN_MERGE, "link": ids.DISPATCH_BTN_LINK,
-    "follow": ids.DISPATCH_BTN_FOLLOW, "split": ids.DISPATCH_BTN_SPLIT}
+    "follow": ids.DISPATCH_BTN_FOLLOW, "split": ids.DISPATCH_BTN_SPLIT,
+    "note": ids.DISPATCH_BTN_NOTE}
 BUTTON_ORDER = tuple(ACTION_BUTTON_IDS)   # the order of the buttons' "disabled" outputs
-ROW = {"display": "flex", "gap": "16px", "alignItems": "flex-start", "flexWrap": "wrap"}
-PANEL = {"background": "#fff", "border": "1px solid #d9e0ea", "borderRadius": "6px",
-         "padding": "10px 12px"}
-BTN_GAP = {"display": "flex", "gap": "8px", "flexWrap": "wrap", "margin": "6px 0"}
+# the choices an action's answer resets (the page's "value" outputs, in this order)
+CHOICE_IDS = (ids.DISPATCH_UNIT_CHOICE, ids.DISPATCH_RELEASE_CHOICE, ids.DISPATCH_MERGE_CHOICE,
+              ids.DISPATCH_REPORT_CHOICE, ids.DISPATCH_SPLIT_CHOICE, ids.DISPATCH_NOTE)
+NOTE_MAX = 300   # the note field's limit (the server checks it: incidents.clean_note)
+MAP_SHARE = "46%"   # of the middle pane's height: the map; the desk's tools scroll below it
 
 
-def _panel(children: Any, flex: str = "1 1 0", **style: Any) -> html.Div:
-    return html.Div(children, style={**PANEL, "flex": flex, "minWidth": "320px", **style})
+def _pane(children: Any, *, scroll: bool = False, class_name: str = "") -> html.Div:
+    """One pane of the desk's grid; ``scroll``: its content scrolls inside it."""
+    cls = "lk-dispatch-pane" + (" lk-dispatch-scroll" if scroll else "")
+    return html.Div(children, className=f"{cls} {class_name}".strip())
+
+
+def _section(title: str, children: Any, open_: bool = False) -> html.Details:
+    """A collapsible section of a pane (native <details>: no callback, no script)."""
+    return html.Details([html.Summary(title), html.Div(children)], open=open_,
+                        className="lk-dispatch-section")
 
 
 def queue_columns() -> list[dict[str, Any]]:
     """The queue's columns; every cell is plain text."""
     return [
-        {"field": "rank", "headerName": "#", "width": 60},
-        {"field": "id", "headerName": "编号 ID", "width": 120},
-        {"field": "status_label", "headerName": "状态 status", "width": 100},
-        {"field": "ack", "headerName": "已确认 ack", "width": 90},
-        {"field": "severity", "headerName": "级别 sev", "width": 80},
-        {"field": "category", "headerName": "类别 kind", "width": 90},
-        {"field": "place", "headerName": "地点 place", "flex": 1, "minWidth": 160},
-        {"field": "district", "headerName": "辖区 district", "width": 100},
-        {"field": "age_min", "headerName": "分钟 age", "width": 80},
-        {"field": "units", "headerName": "警力 units", "width": 130},
-        {"field": "reports", "headerName": "报告 reports", "width": 90},
+        {"field": "rank", "headerName": "#", "width": 46},
+        {"field": "id", "headerName": "编号 ID", "width": 106},
+        {"field": "status_label", "headerName": "状态 status", "width": 86},
+        {"field": "ack", "headerName": "确认 ack", "width": 70},
+        {"field": "severity", "headerName": "级别 sev", "width": 66},
+        {"field": "category", "headerName": "类别 kind", "width": 76},
+        {"field": "place", "headerName": "地点 place", "flex": 1, "minWidth": 140},
+        {"field": "district", "headerName": "辖区 district", "width": 90},
+        {"field": "age_min", "headerName": "分钟 age", "width": 70},
+        {"field": "units", "headerName": "警力 units", "width": 100},
+        {"field": "reports", "headerName": "报告 rep.", "width": 70},
     ]
 
 
 def layout(can: Iterable[str] = (), tick_ms: int = 5000) -> html.Div:
-    """The page. ``can`` is the caller's permissions: buttons for what the role may not
-    do are shown disabled (the server refuses them anyway). Every ``tick_ms`` the page asks
-    whether the data version (or the minute) changed; an unchanged answer is one Redis GET."""
+    """The page: one screen without page scroll (assets/dispatch.css): the queue, the map
+    with the desk's less frequent tools below it, and the selected incident's actions and
+    detail, side by side; each pane scrolls inside itself. ``can`` is the caller's
+    permissions: buttons for what the role may not do are shown disabled (the server
+    refuses them anyway). Every ``tick_ms`` the page asks whether the data version (or the
+    minute) changed; an unchanged answer is one Redis GET. The keys of the shortcut hints
+    are pressed by assets/dispatch_keys.js, which clicks the button."""
     can = set(can)
     dispatch = "dispatch" in can
 
-    def button(bid: str, label: str, allowed: bool, **kw: Any) -> html.Button:
-        return html.Button(label, id=bid, n_clicks=0, disabled=True, style=button_style(True),
-                           title=None if allowed else "无权限 not allowed for your role", **kw)
+    def button(bid: str, label: str, allowed: bool, key: str = "", **kw: Any) -> html.Button:
+        hint = [" ", html.Kbd(key, className="lk-kbd")] if key else []
+        title = (f"快捷键 shortcut: {key}" if key else None) if allowed else \
+            "无权限 not allowed for your role"
+        extra = {"aria-keyshortcuts": key.lower()} if key else {}
+        return html.Button([label, *hint], id=bid, n_clicks=0, disabled=True,
+                           style=button_style(True), title=title, **extra, **kw)
 
     status_ok = "acknowledge" in can  # acknowledge, on scene, clear once dispatched
     lifecycle = [button(bid, label, dispatch or (status_ok and action in (
-        "acknowledge", "on_scene", "clear"))) for action, bid, label in BUTTONS]
+        "acknowledge", "on_scene", "clear")), key) for action, bid, label, key in BUTTONS]
+    grid = dag.AgGrid(id=ids.DISPATCH_GRID, columnDefs=queue_columns(), rowData=[],
+                      getRowId="params.data.id",
+                      defaultColDef={"sortable": True, "resizable": True},
+                      dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                                        "enableClickSelection": True},
+                                       "animateRows": False, "rowHeight": 34},
+                      getRowStyle={"styleConditions": [
+                          {"condition": "params.data.ack === '否'",
+                           "style": {"fontWeight": "700"}}]},
+                      style={"height": "100%", "width": "100%"})
+    actions = html.Div(className="lk-dispatch-actions", children=[
+        html.Div(lifecycle, className="lk-dispatch-buttons"),
+        # the answer to the buttons above, right below them (not at the top of the page)
+        html.Div(id=ids.DISPATCH_MESSAGE, role="status", **{"aria-live": "polite"},
+                 className="lk-dispatch-feedback"),
+        html.Div(className="lk-dispatch-note", children=[
+            dcc.Input(id=ids.DISPATCH_NOTE, type="text", maxLength=NOTE_MAX, debounce=False,
+                      placeholder="备注 note: 单独添加，或随操作记录 (N)"),
+            button(ids.DISPATCH_BTN_NOTE, "添加备注 Add note", dispatch)]),
+        _section("更多操作 More actions: unit, release, merge, link, split", [
+            html.H4("最近空闲警力 Nearest free units"),
+            dcc.RadioItems(id=ids.DISPATCH_UNIT_CHOICE, options=[], value=None,
+                           labelStyle={"display": "block"}),
+            html.Div([button(ids.DISPATCH_BTN_ASSIGN, "派所选警力 Dispatch selected unit",
+                             dispatch)], className="lk-dispatch-row"),
+            html.H4("收回警力 Release a unit"),
+            html.Div([dcc.Dropdown(id=ids.DISPATCH_RELEASE_CHOICE, options=[],
+                                   placeholder="unit", className="lk-dispatch-pick"),
+                      button(ids.DISPATCH_BTN_RELEASE, "收回 Release", dispatch)],
+                     className="lk-dispatch-row"),
+            html.H4("合并重复事件 Merge into"),
+            html.Div([dcc.Dropdown(id=ids.DISPATCH_MERGE_CHOICE, options=[],
+                                   placeholder="incident", className="lk-dispatch-pick"),
+                      button(ids.DISPATCH_BTN_MERGE, "合并 Merge", dispatch)],
+                     className="lk-dispatch-row"),
+            html.H4("关联报告 Link a report"),
+            dcc.Dropdown(id=ids.DISPATCH_REPORT_CHOICE, options=[], placeholder="report"),
+            html.Div([button(ids.DISPATCH_BTN_LINK, "关联 Link", dispatch),
+                      button(ids.DISPATCH_BTN_FOLLOW,
+                             "跟踪并转交 Follow (moving target: hand over)", dispatch)],
+                     className="lk-dispatch-row"),
+            html.H4("拆分错误合并 Split a report off"),
+            html.Div([dcc.Dropdown(id=ids.DISPATCH_SPLIT_CHOICE, options=[],
+                                   placeholder="report of this incident",
+                                   className="lk-dispatch-pick"),
+                      button(ids.DISPATCH_BTN_SPLIT, "拆分 Split", dispatch)],
+                     className="lk-dispatch-row"),
+        ]),
+    ])
+    tools = [
+        _section("从报告创建事件 New incident from a report", [
+            dcc.Dropdown(id=ids.DISPATCH_CREATE_CHOICE, options=[],
+                         placeholder="report (微博 / 122 / Waze)"),
+            html.Div([html.Button("创建 Create", id=ids.DISPATCH_BTN_CREATE, n_clicks=0,
+                                  disabled=not dispatch)], className="lk-dispatch-row"),
+            html.Div(id=ids.DISPATCH_CREATE_MSG, role="status", **{"aria-live": "polite"},
+                     className="lk-dispatch-feedback")], open_=True),
+        _section("警力状态 Unit status (by hand)", [
+            html.Div([dcc.Dropdown(id=ids.DISPATCH_UNIT_PICK, options=[], placeholder="unit",
+                                   className="lk-dispatch-pick"),
+                      dcc.Dropdown(id=ids.DISPATCH_UNIT_STATUS, value="off_duty",
+                                   clearable=False, className="lk-dispatch-pick",
+                                   options=[{"label": "状态不变 status unchanged",
+                                             "value": "keep"},
+                                            {"label": UNIT_STATUS_LABELS["off_duty"],
+                                             "value": "off_duty"},
+                                            {"label": UNIT_STATUS_LABELS["free"],
+                                             "value": "free"},
+                                            {"label": "交还数据源 back to feed",
+                                             "value": "feed"}])],
+                     className="lk-dispatch-row"),
+            html.Div([dcc.Input(id=ids.DISPATCH_UNIT_POS, type="text", maxLength=80,
+                                placeholder="位置 lon,lat 或 路口 (长城路与泰玻大街)",
+                                className="lk-dispatch-grow"),
+                      html.Button("设置 Set", id=ids.DISPATCH_BTN_UNIT_SET, n_clicks=0,
+                                  disabled="manage_units" not in can)],
+                     className="lk-dispatch-row"),
+            html.Div(id=ids.DISPATCH_UNIT_MSG, role="status", **{"aria-live": "polite"},
+                     className="lk-dispatch-feedback")]),
+        _section("处置时长 Clearance times (minutes: median / p90)",
+                 html.Div(id=ids.DISPATCH_STATS, children=stats_table([]))),
+        _section("审计记录 Audit trail (all desks)", audit_section("view_audit" in can)),
+    ]
     return html.Div(className="lk-page lk-dispatch", children=[
         nav("/dispatch"),
         dcc.Interval(id=ids.DISPATCH_TICK, interval=tick_ms, n_intervals=0),
         dcc.Store(id=ids.DISPATCH_SEEN, data={}),
         dcc.Store(id=ids.DISPATCH_SELECTED, data=None),
         dcc.Store(id=ids.DISPATCH_BUMP, data=0),
-        html.Div(style={**ROW, "alignItems": "baseline"}, children=[
-            html.H1("指挥调度 Dispatch", style={"marginRight": "12px"}),
+        html.Div(className="lk-dispatch-head", children=[
+            html.H1("指挥调度 Dispatch"),
             html.Span(["未确认 unacknowledged ", html.Strong("—", id=ids.DISPATCH_UNACK)],
                       className="lk-pill", style={"background": "#fde2de"}),
             html.Span(["处理中 open ", html.Strong("—", id=ids.DISPATCH_OPEN)],
                       className="lk-pill"),
+            html.Span("快捷键 keys: A 确认 · D 派最近 · S 到场 · C 清除 · N 备注 "
+                      "(not while typing)", className="lk-muted lk-dispatch-keys"),
         ]),
-        html.Div(id=ids.DISPATCH_MESSAGE, role="status", **{"aria-live": "polite"},
-                 style={"minHeight": "22px", "margin": "4px 0"}),
-        html.Div(style=ROW, children=[
-            _panel([html.H3("事件队列 Incident queue (by urgency)", style={"marginTop": 0}),
-                    dag.AgGrid(id=ids.DISPATCH_GRID, columnDefs=queue_columns(), rowData=[],
-                               getRowId="params.data.id",
-                               defaultColDef={"sortable": True, "resizable": True},
-                               dashGridOptions={
-                                   "rowSelection": {"mode": "singleRow", "checkboxes": False,
-                                                    "enableClickSelection": True},
-                                   "animateRows": False},
-                               getRowStyle={"styleConditions": [
-                                   {"condition": "params.data.ack === '否'",
-                                    "style": {"fontWeight": "700"}}]},
-                               style={"height": f"{MAP_HEIGHT_PX}px", "width": "100%"})],
-                   flex="3 1 0"),
-            _panel([dcc.Graph(id=ids.DISPATCH_MAP, figure=empty_figure(),
-                              config={"displayModeBar": False, "scrollZoom": True,
-                                      "displaylogo": False},
-                              style={"height": f"{MAP_HEIGHT_PX + 34}px"})], flex="2 1 0",
-                   padding="4px"),
+        html.Div(className="lk-dispatch-grid", children=[
+            _pane([html.H3("事件队列 Incident queue (by urgency)"),
+                   html.Div(grid, className="lk-dispatch-fill")], class_name="lk-dispatch-queue"),
+            _pane([html.Div(dcc.Graph(id=ids.DISPATCH_MAP, figure=empty_figure(),
+                                      config={"displayModeBar": False, "scrollZoom": True,
+                                              "displaylogo": False, "responsive": True},
+                                      style={"height": "100%", "width": "100%"}),
+                            className="lk-dispatch-map", style={"flexBasis": MAP_SHARE}),
+                   html.Div(tools, className="lk-dispatch-scroll lk-dispatch-tools")],
+                  class_name="lk-dispatch-middle"),
+            _pane([actions,
+                   html.Div(id=ids.DISPATCH_DETAIL, children=detail_panel(None),
+                            className="lk-dispatch-scroll lk-dispatch-detail")],
+                  class_name="lk-dispatch-incident"),
         ]),
-        html.Div(style={**ROW, "marginTop": "16px"}, children=[
-            _panel(html.Div(id=ids.DISPATCH_DETAIL, children=detail_panel(None)), flex="3 1 0"),
-            _panel([
-                html.H3("操作 Actions", style={"marginTop": 0}),
-                html.Div(lifecycle, style=BTN_GAP),
-                dcc.Input(id=ids.DISPATCH_NOTE, type="text", maxLength=300,
-                          placeholder="备注 note (optional)", style={"width": "100%"}),
-                html.H4("最近空闲警力 Nearest free units"),
-                dcc.RadioItems(id=ids.DISPATCH_UNIT_CHOICE, options=[], value=None,
-                               labelStyle={"display": "block"}),
-                html.Div([button(ids.DISPATCH_BTN_ASSIGN, "派所选警力 Dispatch selected unit",
-                                 dispatch)], style=BTN_GAP),
-                html.H4("收回警力 Release a unit"),
-                html.Div([dcc.Dropdown(id=ids.DISPATCH_RELEASE_CHOICE, options=[],
-                                       placeholder="unit", style={"minWidth": "200px"}),
-                          button(ids.DISPATCH_BTN_RELEASE, "收回 Release", dispatch)],
-                         style=BTN_GAP),
-                html.H4("合并重复事件 Merge into"),
-                html.Div([dcc.Dropdown(id=ids.DISPATCH_MERGE_CHOICE, options=[],
-                                       placeholder="incident", style={"minWidth": "200px"}),
-                          button(ids.DISPATCH_BTN_MERGE, "合并 Merge", dispatch)],
-                         style=BTN_GAP),
-                html.H4("关联报告 Link a report"),
-                dcc.Dropdown(id=ids.DISPATCH_REPORT_CHOICE, options=[], placeholder="report"),
-                html.Div([button(ids.DISPATCH_BTN_LINK, "关联 Link", dispatch),
-                          button(ids.DISPATCH_BTN_FOLLOW,
-                                 "跟踪并转交 Follow (moving target: hand over)", dispatch)],
-                         style=BTN_GAP),
-                html.H4("拆分错误合并 Split a report off"),
-                html.Div([dcc.Dropdown(id=ids.DISPATCH_SPLIT_CHOICE, options=[],
-                                       placeholder="report of this incident",
-                                       style={"minWidth": "200px"}),
-                          button(ids.DISPATCH_BTN_SPLIT, "拆分 Split", dispatch)],
-                         style=BTN_GAP),
-            ], flex="2 1 0"),
-        ]),
-        html.Div(style={**ROW, "marginTop": "16px"}, children=[
-            _panel([html.H3("从报告创建事件 New incident from a report", style={"marginTop": 0}),
-                    dcc.Dropdown(id=ids.DISPATCH_CREATE_CHOICE, options=[],
-                                 placeholder="report (微博 / 122 / Waze)"),
-                    html.Div([html.Button("创建 Create", id=ids.DISPATCH_BTN_CREATE,
-                                          n_clicks=0, disabled=not dispatch)], style=BTN_GAP)]),
-            _panel([html.H3("警力状态 Unit status (by hand)", style={"marginTop": 0}),
-                    html.Div([dcc.Dropdown(id=ids.DISPATCH_UNIT_PICK, options=[],
-                                           placeholder="unit", style={"minWidth": "220px"}),
-                              dcc.Dropdown(id=ids.DISPATCH_UNIT_STATUS, value="off_duty",
-                                           clearable=False, style={"minWidth": "160px"},
-                                           options=[{"label": "状态不变 status unchanged",
-                                                     "value": "keep"},
-                                                    {"label": UNIT_STATUS_LABELS["off_duty"],
-                                                     "value": "off_duty"},
-                                                    {"label": UNIT_STATUS_LABELS["free"],
-                                                     "value": "free"},
-                                                    {"label": "交还数据源 back to feed",
-                                                     "value": "feed"}]),
-                              dcc.Input(id=ids.DISPATCH_UNIT_POS, type="text", maxLength=80,
-                                        placeholder="位置 lon,lat 或 路口 (长城路与泰玻大街)",
-                                        style={"minWidth": "260px"}),
-                              html.Button("设置 Set", id=ids.DISPATCH_BTN_UNIT_SET, n_clicks=0,
-                                          disabled="manage_units" not in can)],
-                             style=BTN_GAP)]),
-        ]),
-        _panel([html.H3("处置时长 Clearance times (minutes: median / p90)",
-                        style={"marginTop": 0}),
-                html.Div(id=ids.DISPATCH_STATS, children=stats_table([]))],
-               marginTop="16px"),
-        _panel(audit_section("view_audit" in can), marginTop="16px"),
     ])
 
 
@@ -195,14 +224,12 @@ def button_style(disabled: bool) -> dict[str, Any]:
 
 def audit_section(allowed: bool) -> list:
     if not allowed:
-        return [html.H3("审计记录 Audit trail", style={"marginTop": 0}),
-                html.P("仅管理员可查看 Admins only.", className="lk-muted")]
-    return [html.H3("审计记录 Audit trail", style={"marginTop": 0}),
-            html.Div([dcc.Input(id=ids.DISPATCH_AUDIT_WHO, type="text", maxLength=32,
-                                placeholder="user (optional)"),
+        return [html.P("仅管理员可查看 Admins only.", className="lk-muted")]
+    return [html.Div([dcc.Input(id=ids.DISPATCH_AUDIT_WHO, type="text", maxLength=32,
+                                placeholder="user (optional)", className="lk-dispatch-grow"),
                       html.Button("查看 Show", id=ids.DISPATCH_BTN_AUDIT, n_clicks=0),
                       html.A("导出 CSV export", href="/api/v1/audit.csv", target="_blank",
-                             rel="noopener")], style=BTN_GAP),
+                             rel="noopener")], className="lk-dispatch-row"),
             html.Div(id=ids.DISPATCH_AUDIT_TABLE)]
 
 
@@ -296,7 +323,7 @@ def detail_panel(d: dict[str, Any] | None) -> list:
         html.Span(" 已确认 acknowledged" if d["ack"] else " 未确认 unacknowledged",
                   className="lk-muted")])
     times = d["times"]
-    info = html.Table(className="lk-table", children=html.Tbody([
+    info = html.Table(className="lk-table lk-fit lk-kv", children=html.Tbody([
         _kv("地点 place", d["place"]),
         _kv("道路 roads", "、".join(d.get("road_names") or [])),
         _kv("辖区 district", d["district"]),
@@ -319,29 +346,19 @@ def detail_panel(d: dict[str, Any] | None) -> list:
                              html.Td(rep.get("id", "")),
                              html.Td(private.get("raw_text") or rep.get("text", "")),
                              html.Td(contact or ("—" if d.get("pii") else "已隐藏 masked"))]))
-    reports.append(html.Table(className="lk-table", children=[
+    reports.append(html.Table(className="lk-table lk-fit", children=[
         html.Thead(html.Tr([html.Th(h) for h in ("来源 source", "时间 at", "编号 id",
                                                  "内容 text", "联系人 contact")])),
         html.Tbody(rows)]))
     units = [html.H4(f"已派警力 Assigned units ({len(d['units'])})")]
     if d["units"]:
-        units.append(html.Table(className="lk-table", children=html.Tbody([
+        units.append(html.Table(className="lk-table lk-fit", children=html.Tbody([
             html.Tr([html.Td(u.get("callsign") or u["id"]), html.Td(u["id"]),
                      html.Td(UNIT_TYPE_LABELS.get(u["type"], u["type"])),
                      html.Td(UNIT_STATUS_LABELS.get(u["status"], u["status"]))])
             for u in d["units"]])))
-    history = [html.H4("记录 History"), html.Table(className="lk-table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in ("时间 at", "人员 by", "操作 action",
-                                                 "状态 status", "说明 detail")])),
-        html.Tbody([html.Tr([
-            html.Td(e.get("at_local", "")), html.Td(f"{e.get('by', '')} ({e.get('role', '')})"),
-            html.Td(e.get("action", "")),
-            html.Td(f"{e.get('from') or '·'} → {e.get('to')}" if e.get("from") != e.get("to")
-                    else e.get("to", "")),
-            html.Td(" ".join(str(x) for x in (
-                e.get("moved") or "", e.get("unit") or "", e.get("report") or "",
-                e.get("into") or "", e.get("duplicate") or "", e.get("note") or "") if x))])
-            for e in reversed(d["history"])])])]
+    history = [html.H4(f"审计记录 Audit trail of {d['id']} ({len(d.get('trail') or [])})"),
+               trail_table(d.get("trail") or [])]
     return [head, info, *reports, *units, *history]
 
 
@@ -378,18 +395,44 @@ def stats_table(rows: Sequence[dict[str, Any]]) -> html.Table | html.P:
                     for r in rows])])
 
 
-def audit_table(entries: Sequence[dict[str, str]]) -> html.Table | html.P:
+def trail_table(rows: Sequence[dict[str, str]]) -> html.Table | html.P:
+    """One incident's audit view (``dispatch.trail.rows``): when, who, what, before →
+    after with the note below it; a fixed layout that wraps long words, so it fits its
+    pane and never scrolls sideways. Every value is a text child."""
+    if not rows:
+        return html.P("没有记录 No entries.", className="lk-muted", id=ids.DISPATCH_TRAIL)
+    return html.Table(id=ids.DISPATCH_TRAIL, className="lk-table lk-fit lk-trail", children=[
+        html.Colgroup([html.Col(className="lk-col-at"), html.Col(className="lk-col-who"),
+                       html.Col(className="lk-col-what"), html.Col()]),
+        html.Thead(html.Tr([html.Th(h) for h in ("时间 when", "人员 who", "操作 what",
+                                                 "之前 → 之后 before → after")])),
+        html.Tbody([html.Tr(className="lk-trail-row-note" if r.get("note") else "",
+                            children=[
+            html.Td(r.get("at", "")), html.Td(r.get("who", "")), html.Td(r.get("what", "")),
+            html.Td([html.Div(r.get("change") or "—"),
+                     *([html.Div(r["note"], className="lk-trail-note")] if r.get("note")
+                       else [])])]) for r in rows])])
+
+
+def audit_table(entries: Sequence[dict[str, Any]]) -> html.Table | html.P:
+    """The audit stream (admins): when, who, what, target, before → after as one line per
+    changed field (``at_local`` and ``changes`` filled in by the caller), no raw JSON."""
     if not entries:
         return html.P("没有记录 No entries.", className="lk-muted")
-    return html.Table(className="lk-table", children=[
-        html.Thead(html.Tr([html.Th(h) for h in ("时间 at", "人员 who", "角色 role",
-                                                 "操作 action", "对象 target", "rev",
-                                                 "之前 before", "之后 after")])),
-        html.Tbody([html.Tr([html.Td(e.get("at_local", "")), html.Td(e.get("who", "")),
-                             html.Td(e.get("role", "")), html.Td(e.get("action", "")),
-                             html.Td(e.get("target", "")), html.Td(e.get("rev", "")),
-                             html.Td(e.get("before", "")[:300]),
-                             html.Td(e.get("after", "")[:300])]) for e in entries])])
+    return html.Table(className="lk-table lk-fit lk-trail", children=[
+        html.Colgroup([html.Col(className="lk-col-at"), html.Col(className="lk-col-who"),
+                       html.Col(className="lk-col-what"), html.Col()]),
+        html.Thead(html.Tr([html.Th(h) for h in ("时间 when", "人员 who", "操作 what",
+                                                 "之前 → 之后 before → after")])),
+        html.Tbody([html.Tr([
+            html.Td(e.get("at_local", "")),
+            html.Td(f"{e.get('who', '')} ({e.get('role', '')})"),
+            html.Td([html.Div(e.get("what") or e.get("action", "")),
+                     html.Div(f"{e.get('target', '')} rev {e.get('rev', '')}",
+                              className="lk-muted")]),
+            html.Td([html.Div(line) for line in e.get("changes") or ["—"]]
+                    + ([html.Div(e["note"], className="lk-trail-note")]
+                       if e.get("note") else []))]) for e in entries])])
 
 
 def message(text: str, kind: str = "ok") -> html.Div:

@@ -124,3 +124,15 @@ COMMS_DOWNLOAD = "comms-download"
 COMMS_UPLOAD = "comms-upload"
 COMMS_REACH_MSG = "comms-reach-msg"
 COMMS_REACH_IMPORTED = "comms-reach-imported"
+
+# dispatch desk (issue 17): the standalone note, feedback next to its control, the audit view
+DISPATCH_BTN_NOTE = "dispatch-btn-note"
+DISPATCH_CREATE_MSG = "dispatch-create-msg"
+DISPATCH_UNIT_MSG = "dispatch-unit-msg"
+DISPATCH_TRAIL = "dispatch-trail"
+# comms: tabs, per-post reach (issue 17)
+COMMS_TABS = "comms-tabs"
+COMMS_TAB = {t: f"comms-tab-{t}" for t in ("compose", "review", "replies", "reach")}
+COMMS_BTN_POSTS_CSV = "comms-btn-posts-csv"
+COMMS_REACH_POSTS = "comms-reach-posts"
+COMMS_REACH_POST_FIG = "comms-reach-post-fig"

@@ -111,3 +111,16 @@ def test_the_wall_page_loads_only_what_the_wall_uses(settings):
     assert "lukuang-charts" not in desk
     for asset in ("vendor/regenerator-runtime/runtime.js", "vendor/plotly/plotly-basic.min.js"):
         assert (REPO / "assets" / asset).is_file()
+
+
+def test_scripts_are_revalidated_pages_never_stored(client):
+    """Scripts and styles are the same for everyone: kept by the browser and revalidated by
+    ETag (a 304, not plotly.js again on every page load); pages are never stored."""
+    for path in ("/_dash-component-suites/plotly/package_data/plotly.min.js",
+                 "/assets/wall_map.js"):
+        first = client.get(path)
+        assert first.status_code == 200 and first.headers["Cache-Control"] == "no-cache"
+        again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304 and again.data == b""
+    page = client.get("/login")
+    assert page.headers["Cache-Control"] == "no-store"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 import redis
@@ -58,20 +59,27 @@ class Choices:
 def run(r: redis.Redis, keys: Keys, store: Store, user: User, action: str,
         incident_id: str | None, rev: int | None, choices: Choices = Choices(), *,
         network: Any = None,
-        reopen_window_s: float = I.DEFAULT_REOPEN_WINDOW_S) -> Outcome:
+        reopen_window_s: float = I.DEFAULT_REOPEN_WINDOW_S,
+        tz: tzinfo | None = None) -> Outcome:
     """Run ``action`` on ``incident_id`` as of ``rev`` (the rev the page shows).
 
     ``network`` (None: straight-line distances) ranks the nearest units and places a
-    followed report; ``store`` reads the followed report."""
+    followed report; ``store`` reads the followed report; ``tz`` (the city's zone,
+    ``timeutil.city_zone``) is the zone of the times a conflict message names. A note
+    (``choices.note``: the text of "note", optional with the other actions) is checked by
+    ``incidents.clean_note``: a bad one is refused before anything is changed."""
     if not incident_id:
         return Outcome("请先选择一个事件 Pick an incident first.", "warn")
     if rev is None:
         return Outcome("页面状态无效，请刷新 The page lost track of the incident; reload.",
                        "error", refresh=True)
-    note = (choices.note or "").strip()[:MAX_NOTE]
     try:
+        note = I.clean_note(choices.note or "", MAX_NOTE) if (
+            action == "note" or (choices.note or "").strip()) else ""
         return _run(r, keys, store, user, action, incident_id, rev, choices, note, network,
-                    reopen_window_s)
+                    reopen_window_s, tz)
+    except I.NoteError as exc:
+        return Outcome(str(exc), "warn")
     except I.ConflictError as exc:
         return Outcome(f"{exc} — 页面已刷新 the page has been refreshed; check and try again.",
                        "warn", refresh=True, rev=exc.current_rev)
@@ -86,35 +94,40 @@ def run(r: redis.Redis, keys: Keys, store: Store, user: User, action: str,
 
 def _run(r: redis.Redis, keys: Keys, store: Store, user: User, action: str, inc_id: str,
          rev: int, choices: Choices, note: str, network: Any,
-         reopen_window_s: float) -> Outcome:
+         reopen_window_s: float, tz: tzinfo | None) -> Outcome:
     """One action; the errors it raises are turned into outcomes by ``run``."""
     if action == "acknowledge":
-        res = I.acknowledge(r, keys, user, inc_id, expected_rev=rev)
+        res = I.acknowledge(r, keys, user, inc_id, expected_rev=rev, tz=tz)
+    elif action == "note":
+        res = I.add_note(r, keys, user, inc_id, note, expected_rev=rev, tz=tz)
     elif action in TRANSITIONS:
         res = I.transition(r, keys, user, inc_id, TRANSITIONS[action], expected_rev=rev,
-                           note=note)
+                           note=note, tz=tz)
     elif action == "assign_nearest":
-        res = I.assign_nearest(r, keys, user, inc_id, expected_rev=rev, network=network)
+        res = I.assign_nearest(r, keys, user, inc_id, expected_rev=rev, network=network,
+                               tz=tz)
     elif action == "assign":
         if not choices.unit:
             return Outcome("请选择警力 Pick a unit first.", "warn")
-        res = I.assign_unit(r, keys, user, inc_id, choices.unit, expected_rev=rev, note=note)
+        res = I.assign_unit(r, keys, user, inc_id, choices.unit, expected_rev=rev, note=note,
+                            tz=tz)
     elif action == "release":
         if not choices.release:
             return Outcome("请选择要收回的警力 Pick the unit to release.", "warn")
         res = I.release_unit(r, keys, user, inc_id, choices.release, expected_rev=rev,
-                             note=note)
+                             note=note, tz=tz)
     elif action == "reopen":
         res = I.reopen(r, keys, user, inc_id, expected_rev=rev, note=note,
-                       window_s=reopen_window_s)
+                       window_s=reopen_window_s, tz=tz)
     elif action == "merge":
         if not choices.merge_into:
             return Outcome("请选择合并目标 Pick the incident to merge into.", "warn")
-        res = I.merge(r, keys, user, inc_id, choices.merge_into, expected_rev=rev, note=note)
+        res = I.merge(r, keys, user, inc_id, choices.merge_into, expected_rev=rev, note=note,
+                      tz=tz)
     elif action == "link":
         if not choices.report:
             return Outcome("请选择报告 Pick a report first.", "warn")
-        res = I.link_report(r, keys, user, inc_id, choices.report, expected_rev=rev)
+        res = I.link_report(r, keys, user, inc_id, choices.report, expected_rev=rev, tz=tz)
     elif action == "follow":
         if not choices.report:
             return Outcome("请选择最新位置的报告 Pick the follow-up report.", "warn")
@@ -122,14 +135,15 @@ def _run(r: redis.Redis, keys: Keys, store: Store, user: User, action: str, inc_
         if ev is None:
             raise I.NotFound(f"no event {choices.report!r}")
         hand = I.handover(r, keys, user, inc_id, ev.lon, ev.lat, expected_rev=rev,
-                          network=network, note=note, event=ev)
+                          network=network, note=note, event=ev, tz=tz)
         # the link is a second change of the incident: the page must keep ITS rev
-        res = I.link_report(r, keys, user, inc_id, choices.report, expected_rev=hand.rev)
+        res = I.link_report(r, keys, user, inc_id, choices.report, expected_rev=hand.rev,
+                            tz=tz)
         return Outcome(f"{hand.message}; {res.message}", "ok", refresh=True, rev=res.rev)
     elif action == "split":
         if not choices.split:
             return Outcome("请选择要拆分的报告 Pick the report to split off.", "warn")
-        res = I.split_report(r, keys, user, inc_id, choices.split, expected_rev=rev)
+        res = I.split_report(r, keys, user, inc_id, choices.split, expected_rev=rev, tz=tz)
     else:
         return Outcome(f"unknown action {action!r}", "error")
     return Outcome(res.message, "ok", refresh=True, rev=res.rev)

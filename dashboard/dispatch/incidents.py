@@ -22,6 +22,7 @@ reopen, dismiss).
 from __future__ import annotations
 
 import time
+import unicodedata
 from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from typing import Any, Callable, Iterable, Sequence
@@ -36,6 +37,7 @@ from dashboard.model import RoadEvent, decode_hash, encode_hash
 from dashboard.storage.store import Store
 from dashboard.timeutil import SHANGHAI
 from dashboard.dispatch.labels import CATEGORY_LABELS, INCIDENT_STATUS_LABELS
+from dashboard.dispatch.trail import rows as trail_rows
 from dashboard.dispatch.units import Candidate, Unit, get_units, nearest_free_units
 
 STATUSES = ("reported", "verified", "dispatched", "on_scene", "cleared", "merged")
@@ -285,9 +287,11 @@ def acknowledged_reports(r: redis.Redis, keys: Keys, report_ids: Sequence[str]) 
             if ack == "1" or (status or "reported") != "reported"}
 
 
-def describe_changes(inc: Incident, since_rev: int) -> tuple[str, list[dict[str, Any]]]:
+def describe_changes(inc: Incident, since_rev: int, tz: tzinfo | None = None
+                     ) -> tuple[str, list[dict[str, Any]]]:
     """The history entries after ``since_rev`` and one line saying what they did, e.g.
-    "changed by li at 14:05: status dispatched → on_scene"."""
+    "changed by li at 14:05: status dispatched → on_scene" (times in ``tz``, the city's
+    zone: ``timeutil.city_zone``)."""
     entries = [e for e in inc.history if int(e.get("rev", 0)) > since_rev]
     if not entries:
         return (f"{inc.id} changed (now rev {inc.rev}, you saw {since_rev})", entries)
@@ -302,7 +306,7 @@ def describe_changes(inc: Incident, since_rev: int) -> tuple[str, list[dict[str,
             what = " ".join(x for x in (action, str(obj)) if x) + (f", {moved}" if moved else "")
         if e.get("note"):
             what += f" ({e['note']})"
-        parts.append(f"changed by {e.get('by')} at {hhmm(float(e.get('at', 0)))}: {what}")
+        parts.append(f"changed by {e.get('by')} at {hhmm(float(e.get('at', 0)), tz)}: {what}")
     more = f" (+{len(entries) - 3} earlier)" if len(entries) > 3 else ""
     return f"{inc.id} " + "; ".join(parts) + more, entries
 
@@ -397,12 +401,14 @@ def _change_of(plan: _Plan, keys: Keys, user: User, at: float) -> Change:
 
 
 def _run(r: redis.Redis, keys: Keys, user: User, incident_id: str, expected_rev: int | None,
-         build: Callable[[Incident, float], _Plan], now: float | None = None) -> ActionResult:
-    """Read → build → commit with rev checks; conflicts are reported or retried."""
+         build: Callable[[Incident, float], _Plan], now: float | None = None,
+         tz: tzinfo | None = None) -> ActionResult:
+    """Read → build → commit with rev checks; conflicts are reported (times in ``tz``, the
+    city's zone) or retried."""
     for _ in range(RETRIES):
         inc = load(r, keys, incident_id)
         if expected_rev is not None and inc.rev != expected_rev:
-            msg, changes = describe_changes(inc, expected_rev)
+            msg, changes = describe_changes(inc, expected_rev, tz)
             raise ConflictError(inc.id, msg, inc.rev, changes)
         at = max(time.time() if now is None else now, inc.last_at())
         plan = build(inc, at)
@@ -411,7 +417,7 @@ def _run(r: redis.Redis, keys: Keys, user: User, incident_id: str, expected_rev:
             return ActionResult(inc.id, inc.rev + 1, res.version, plan.message, plan.extra)
         if expected_rev is not None and res.conflict_key == keys.incident(incident_id):
             fresh = load(r, keys, incident_id)
-            msg, changes = describe_changes(fresh, expected_rev)
+            msg, changes = describe_changes(fresh, expected_rev, tz)
             raise ConflictError(fresh.id, msg, fresh.rev, changes)
     raise ConflictError(incident_id, f"{incident_id} is being changed by others; try again",
                         -1, [])
@@ -528,7 +534,8 @@ def _transition_error(inc: Incident, to: str) -> TransitionError:
 
 def transition(r: redis.Redis, keys: Keys, user: User, incident_id: str, to: str,
                expected_rev: int | None = None, note: str = "",
-               now: float | None = None) -> ActionResult:
+               now: float | None = None,
+        tz: tzinfo | None = None) -> ActionResult:
     """Move an incident one lifecycle step (verified, dispatched, on_scene, cleared).
 
     Going to ``dispatched`` needs an assigned unit (use ``assign_unit``); ``cleared``
@@ -571,11 +578,12 @@ def transition(r: redis.Redis, keys: Keys, user: User, incident_id: str, to: str
         return _Plan(f"status:{to}", [(inc, new)], units=unit_changes, note=note,
                      message=f"{inc.id}: {inc.status} → {to}")
 
-    return _run(r, keys, user, incident_id, expected_rev, build, now)
+    return _run(r, keys, user, incident_id, expected_rev, build, now, tz)
 
 
 def acknowledge(r: redis.Redis, keys: Keys, user: User, incident_id: str,
-                expected_rev: int | None = None, now: float | None = None) -> ActionResult:
+                expected_rev: int | None = None, now: float | None = None,
+        tz: tzinfo | None = None) -> ActionResult:
     """Mark an incident as seen by someone (it drops below unacknowledged ones)."""
     _require(user, "acknowledge")
 
@@ -584,18 +592,19 @@ def acknowledge(r: redis.Redis, keys: Keys, user: User, incident_id: str,
             raise TransitionError(f"{inc.id} is {inc.status}; nothing to acknowledge")
         if inc.ack:
             raise TransitionError(f"{inc.id} was already acknowledged by {inc.ack_by} at "
-                                  f"{hhmm(inc.ack_at)}")
+                                  f"{hhmm(inc.ack_at, tz)}")
         new = replace(inc, ack=True, ack_by=user.name, ack_at=at, updated_at=at,
                       updated_by=user.name)
         _history(new, at, user, "acknowledge", inc.status)
         return _Plan("acknowledge", [(inc, new)], message=f"{inc.id} acknowledged")
 
-    return _run(r, keys, user, incident_id, expected_rev, build, now)
+    return _run(r, keys, user, incident_id, expected_rev, build, now, tz)
 
 
 def reopen(r: redis.Redis, keys: Keys, user: User, incident_id: str,
            expected_rev: int | None = None, window_s: float = DEFAULT_REOPEN_WINDOW_S,
-           note: str = "", now: float | None = None) -> ActionResult:
+           note: str = "", now: float | None = None,
+        tz: tzinfo | None = None) -> ActionResult:
     """Bring a cleared incident back (status verified) within ``window_s`` of clearing."""
     _require(user, "dispatch")
 
@@ -612,13 +621,60 @@ def reopen(r: redis.Redis, keys: Keys, user: User, incident_id: str,
         _history(new, at, user, "reopen", inc.status, note=note)
         return _Plan("reopen", [(inc, new)], note=note, message=f"{inc.id} reopened")
 
-    return _run(r, keys, user, incident_id, expected_rev, build, now)
+    return _run(r, keys, user, incident_id, expected_rev, build, now, tz)
+
+
+class NoteError(DispatchError):
+    """A note that cannot be kept: empty, too long or holding control characters."""
+
+
+# a standalone note, as the page's field allows it (the history keeps up to MAX_NOTE)
+NOTE_LIMIT = 300
+# right-to-left and isolate overrides: they turn the rest of a table row around
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def clean_note(text: Any, limit: int = NOTE_LIMIT) -> str:
+    """``text`` stripped of surrounding spaces, or NoteError when it is not a string, is
+    empty or longer than ``limit`` characters, or holds a control character (line breaks
+    and tabs included: a note is one line) or a bidirectional override."""
+    if not isinstance(text, str):
+        raise NoteError("备注无效 the note is not text")
+    text = text.strip()
+    if not text:
+        raise NoteError("备注为空 the note is empty")
+    if len(text) > limit:
+        raise NoteError(f"备注过长 the note is {len(text)} characters; at most {limit}")
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI_CONTROLS:
+            raise NoteError(f"备注含控制字符 the note holds a control character "
+                            f"(U+{ord(ch):04X})")
+    return text
+
+
+def add_note(r: redis.Redis, keys: Keys, user: User, incident_id: str, text: str,
+             expected_rev: int | None = None, now: float | None = None,
+             tz: tzinfo | None = None) -> ActionResult:
+    """A standalone note on an incident (dispatch): checked by ``clean_note``, kept in the
+    incident's history and the audit trail like every other action; the status stays."""
+    _require(user, "dispatch")
+    note = clean_note(text)
+
+    def build(inc: Incident, at: float) -> _Plan:
+        if inc.status == "merged":
+            raise _transition_error(inc, inc.status)
+        new = replace(inc, updated_at=at, updated_by=user.name)
+        _history(new, at, user, "note", inc.status, note=note)
+        return _Plan("note", [(inc, new)], note=note, message=f"{inc.id}: 备注已添加 note added")
+
+    return _run(r, keys, user, incident_id, expected_rev, build, now, tz)
 
 
 # -- units -----------------------------------------------------------------------------------
 def assign_unit(r: redis.Redis, keys: Keys, user: User, incident_id: str, unit_id: str,
                 expected_rev: int | None = None, now: float | None = None,
-                note: str = "") -> ActionResult:
+                note: str = "",
+        tz: tzinfo | None = None) -> ActionResult:
     """Send a free unit: the unit becomes assigned and the incident dispatched."""
     _require(user, "dispatch")
 
@@ -645,7 +701,7 @@ def assign_unit(r: redis.Redis, keys: Keys, user: User, incident_id: str, unit_i
                      note=note, message=f"{unit.label} sent to {inc.id}",
                      extra={"unit": unit.id})
 
-    return _run(r, keys, user, incident_id, expected_rev, build, now)
+    return _run(r, keys, user, incident_id, expected_rev, build, now, tz)
 
 
 def nearest_for(r: redis.Redis, keys: Keys, inc: Incident, count: int = 5,
@@ -655,7 +711,8 @@ def nearest_for(r: redis.Redis, keys: Keys, inc: Incident, count: int = 5,
 
 def assign_nearest(r: redis.Redis, keys: Keys, user: User, incident_id: str,
                    expected_rev: int | None = None, network: Any = None,
-                   types: Sequence[str] | None = None, now: float | None = None) -> ActionResult:
+                   types: Sequence[str] | None = None, now: float | None = None,
+        tz: tzinfo | None = None) -> ActionResult:
     """Send the nearest free unit (by road where the network allows, else straight line)."""
     _require(user, "dispatch")
     last_error: DispatchError | None = None
@@ -663,7 +720,7 @@ def assign_nearest(r: redis.Redis, keys: Keys, user: User, incident_id: str,
     for _ in range(RETRIES):
         inc = load(r, keys, incident_id)
         if expected_rev is not None and inc.rev != expected_rev:
-            msg, changes = describe_changes(inc, expected_rev)
+            msg, changes = describe_changes(inc, expected_rev, tz)
             raise ConflictError(inc.id, msg, inc.rev, changes)
         if not inc.is_open:
             raise _transition_error(inc, "dispatched")
@@ -673,7 +730,7 @@ def assign_nearest(r: redis.Redis, keys: Keys, user: User, incident_id: str,
             raise TransitionError(f"no free unit near {inc.id}")
         c = cands[0]
         try:
-            res = assign_unit(r, keys, user, incident_id, c.unit.id, expected_rev, now=now)
+            res = assign_unit(r, keys, user, incident_id, c.unit.id, expected_rev, now=now, tz=tz)
         except TransitionError as exc:   # taken by someone else meanwhile: next one
             tried.add(c.unit.id)
             last_error = exc
@@ -688,7 +745,8 @@ def assign_nearest(r: redis.Redis, keys: Keys, user: User, incident_id: str,
 
 def release_unit(r: redis.Redis, keys: Keys, user: User, incident_id: str, unit_id: str,
                  expected_rev: int | None = None, now: float | None = None,
-                 note: str = "") -> ActionResult:
+                 note: str = "",
+        tz: tzinfo | None = None) -> ActionResult:
     """Recall a unit from an incident; with no unit left a dispatched or on-scene incident
     goes back to verified."""
     _require(user, "dispatch")
@@ -708,7 +766,7 @@ def release_unit(r: redis.Redis, keys: Keys, user: User, incident_id: str, unit_
         return _Plan("release", [(inc, new)], units=unit_changes, note=note,
                      message=f"{unit_id} released from {inc.id}")
 
-    return _run(r, keys, user, incident_id, expected_rev, build, now)
+    return _run(r, keys, user, incident_id, expected_rev, build, now, tz)
 
 
 # a unit ahead of a moving target is preferred to the nearest one only when it is not much
@@ -751,7 +809,8 @@ def _moved_words(inc: Incident, new: Incident, verb: str) -> str:
 def handover(r: redis.Redis, keys: Keys, user: User, incident_id: str, lon: float, lat: float,
              expected_rev: int | None = None, network: Any = None,
              now: float | None = None, note: str = "",
-             event: RoadEvent | None = None) -> ActionResult:
+             event: RoadEvent | None = None,
+        tz: tzinfo | None = None) -> ActionResult:
     """A moving target (the overloaded coach): move the incident to (lon, lat), send the
     nearest free unit *ahead* of it (in its direction of travel, unless that one is much
     farther than the nearest; else the nearest one), and release the units that had it.
@@ -798,13 +857,14 @@ def handover(r: redis.Redis, keys: Keys, user: User, incident_id: str, lon: floa
                              f"{(pick.road_m or pick.straight_m) / 1000:.1f} km)",
                      extra={"unit": pick.unit.id, "released": [u.id for u in current]})
 
-    return _run(r, keys, user, incident_id, expected_rev, build, now)
+    return _run(r, keys, user, incident_id, expected_rev, build, now, tz)
 
 
 # -- reports ---------------------------------------------------------------------------------
 def link_report(r: redis.Redis, keys: Keys, user: User, incident_id: str, report_id: str,
                 expected_rev: int | None = None, move: bool = False,
-                now: float | None = None) -> ActionResult:
+                now: float | None = None,
+        tz: tzinfo | None = None) -> ActionResult:
     """Attach another report to an incident (``move``: take the report's position, for a
     moving target such as the overloaded coach). The incident's reported time stays: it
     says when the incident was first reported, which a later link does not change."""
@@ -812,7 +872,7 @@ def link_report(r: redis.Redis, keys: Keys, user: User, incident_id: str, report
     ev = Store(r, keys).get_event(report_id)
     if ev is None:
         raise NotFound(f"no event {report_id!r}")
-    return _link(r, keys, user, incident_id, ev, expected_rev, move, now)
+    return _link(r, keys, user, incident_id, ev, expected_rev, move, now, tz=tz)
 
 
 def auto_link(r: redis.Redis, keys: Keys, user: User, incident_id: str, ev: RoadEvent,
@@ -827,7 +887,7 @@ def auto_link(r: redis.Redis, keys: Keys, user: User, incident_id: str, ev: Road
 
 def _link(r: redis.Redis, keys: Keys, user: User, incident_id: str, ev: RoadEvent,
           expected_rev: int | None, move: bool, now: float | None, note: str = "",
-          open_only: bool = False) -> ActionResult:
+          open_only: bool = False, tz: tzinfo | None = None) -> ActionResult:
     report_id = ev.id
 
     def build(inc: Incident, at: float) -> _Plan:
@@ -859,11 +919,12 @@ def _link(r: redis.Redis, keys: Keys, user: User, incident_id: str, ev: RoadEven
                      link_checks={report_id: ""}, note=note,
                      message=f"{report_id} linked to {inc.id}")
 
-    return _run(r, keys, user, incident_id, expected_rev, build, now)
+    return _run(r, keys, user, incident_id, expected_rev, build, now, tz)
 
 
 def split_report(r: redis.Redis, keys: Keys, user: User, incident_id: str, report_id: str,
-                 expected_rev: int | None = None, now: float | None = None) -> ActionResult:
+                 expected_rev: int | None = None, now: float | None = None,
+        tz: tzinfo | None = None) -> ActionResult:
     """Undo a wrong merge: move one report out of an incident into a new incident
     (status reported), with history on both. The report stays linked to the new one, so
     the fusion never attaches it back. ``extra["new_incident"]`` is the new id."""
@@ -899,12 +960,13 @@ def split_report(r: redis.Redis, keys: Keys, user: User, incident_id: str, repor
                      message=f"{report_id} split from {inc.id} into {new.id}",
                      extra={"new_incident": new.id})
 
-    return _run(r, keys, user, incident_id, expected_rev, build, now)
+    return _run(r, keys, user, incident_id, expected_rev, build, now, tz)
 
 
 def merge(r: redis.Redis, keys: Keys, user: User, duplicate_id: str, target_id: str,
           expected_rev: int | None = None, now: float | None = None,
-          note: str = "") -> ActionResult:
+          note: str = "",
+        tz: tzinfo | None = None) -> ActionResult:
     """Fold a duplicate into another open incident: its reports, units and history
     pointer move over; the duplicate is closed as ``merged``."""
     _require(user, "dispatch")
@@ -946,7 +1008,7 @@ def merge(r: redis.Redis, keys: Keys, user: User, duplicate_id: str, target_id: 
                      message=f"{dup.id} merged into {target.id}",
                      extra={"target": target.id})
 
-    return _run(r, keys, user, duplicate_id, expected_rev, build, now)
+    return _run(r, keys, user, duplicate_id, expected_rev, build, now, tz)
 
 
 def _first(*stamps: float | None) -> float | None:
@@ -1036,7 +1098,8 @@ def detail(r: redis.Redis, keys: Keys, user: User, incident_id: str,
         "ack": inc.ack, "ack_by": inc.ack_by, "ack_at": hhmm(inc.ack_at, tz),
         "times": {k: hhmm(getattr(inc, k), tz) for k in (
             "reported_at", "verified_at", "dispatched_at", "on_scene_at", "cleared_at")},
-        "reports": reports, "history": history, "merged_into": inc.merged_into,
+        "reports": reports, "history": history, "trail": trail_rows(history),
+        "merged_into": inc.merged_into,
         "merged": inc.merged,
         "units": [{"id": u.id, "callsign": u.callsign, "type": u.type, "status": u.status,
                    "lon": u.lon, "lat": u.lat} for u in units],
@@ -1079,7 +1142,7 @@ def unlinked_reports(r: redis.Redis, keys: Keys, user: User, limit: int = 100,
 
 
 ACTIONS = ("acknowledge", "verify", "assign_nearest", "assign", "on_scene", "clear", "reopen",
-           "release", "merge", "link", "follow", "split")
+           "release", "merge", "link", "follow", "split", "note")
 
 
 def actions_for(user: User, status: str | None, ack: bool = False,
@@ -1098,7 +1161,7 @@ def actions_for(user: User, status: str | None, ack: bool = False,
     if dispatch and is_open:
         out.update({"assign_nearest", "assign", "merge", "follow"})
     if dispatch and status != "merged":
-        out.add("link")
+        out.update({"link", "note"})
         if reports >= 2:
             out.add("split")
     if dispatch and has_units and is_open:

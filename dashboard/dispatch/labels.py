@@ -13,3 +13,9 @@ INCIDENT_STATUS_LABELS = {"reported": "已报告", "verified": "已核实", "dis
 UNIT_TYPE_LABELS = {"patrol_car": "警车", "motorcycle": "铁骑", "tow_truck": "清障车"}
 UNIT_STATUS_LABELS = {"free": "空闲", "assigned": "已派出", "on_scene": "在现场",
                       "off_duty": "下班"}
+# what an incident's history entry (and an audit entry) did, as the audit view names it
+ACTION_LABELS = {"create": "创建 created", "acknowledge": "确认 acknowledged",
+                 "status": "状态 status", "assign": "派警 dispatched", "release": "收回 released",
+                 "handover": "移交 handed over", "move": "移动 moved", "link": "关联 linked",
+                 "split": "拆分 split", "merge": "合并 merged", "reopen": "重开 reopened",
+                 "note": "备注 note", "unit_update": "警力 unit"}

@@ -27,6 +27,7 @@ CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
        "worker-src 'self' blob:; child-src 'self' blob:; connect-src 'self'; "
        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
+STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
 KIOSK_USER = "wall-display"
 # the browser's "known client" cookie (see ``login_client``): signed, long-lived
 CLIENT_COOKIE = "lk_client"
@@ -307,7 +308,12 @@ def install(server: Flask, get_services: Callable[[], object]) -> None:
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["Referrer-Policy"] = "same-origin"
-        resp.headers["Cache-Control"] = resp.headers.get("Cache-Control", "no-store")
+        if "Cache-Control" not in resp.headers:
+            # scripts and styles (the same for everyone) are kept and revalidated by ETag
+            # (a 304 instead of plotly.js again on every page load); everything else, which
+            # may hold a user's data, is never stored
+            static = request.path.startswith(STATIC_PREFIXES)
+            resp.headers["Cache-Control"] = "no-cache" if static else "no-store"
         return resp
 
     @server.post("/login")

@@ -1,8 +1,9 @@
-"""/dispatch in headless Chromium against gunicorn: an officer logs in, picks the demo
-incident (a Weibo report at 长城路泰玻大街路口), dispatches the nearest unit, marks it on
-scene and clears it; an auxiliary officer sees the same incident masked. No request may
-leave 127.0.0.1 and the console must stay free of errors. Screenshot:
-tests/browser/screenshots/dispatch.png."""
+"""/dispatch in headless Chromium against gunicorn at 1920x1080: an officer logs in, picks
+the demo incident (a Weibo report at 长城路泰玻大街路口), acknowledges it with the A key,
+dispatches the nearest unit with D, adds a note and sees it in the incident's audit view,
+and clears it with C, on one screen without page scroll; an auxiliary officer sees the
+same incident masked and cannot act. No request may leave 127.0.0.1 and the console must
+stay free of errors. Screenshots: tests/browser/screenshots/dispatch*.png."""
 from __future__ import annotations
 
 import time
@@ -102,31 +103,99 @@ def _press(b, button_id: str, status_text: str) -> None:
     wait.until(EC.text_to_be_present_in_element((By.ID, "dispatch-detail-status"), status_text))
 
 
-def test_officer_dispatches_the_nearest_unit_and_clears(dispatch_server, demo_incident,
-                                                        browser_factory, browser_store,
-                                                        screenshot_dir):
+NOTE = "现场两车追尾 已通知清障 <b>不是HTML</b>"
+NO_PAGE_SCROLL = "return [document.scrollingElement.scrollHeight, window.innerHeight];"
+# how far an element's box reaches beyond its own width (sideways overflow), in px
+OVERFLOW_X = "var e = arguments[0]; return e.scrollWidth - e.clientWidth;"
+
+
+def _key(b, key: str) -> None:
+    """Press ``key`` as the officer does, on whatever holds the focus (not a text field)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+
+    ActionChains(b.driver).send_keys(key).perform()
+
+
+def _wait_text(b, element_id: str, text: str) -> None:
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(b.driver, 30).until(
+        EC.text_to_be_present_in_element((By.ID, element_id), text))
+
+
+def test_officer_works_an_incident_on_one_screen(dispatch_server, demo_incident,
+                                                 browser_factory, browser_store,
+                                                 screenshot_dir):
+    """Issue 17 at 1920x1080: select, acknowledge with the A key, dispatch the nearest unit
+    with D, add a note, see it in the incident's audit view, clear with C; the page never
+    scrolls, feedback appears next to the buttons, and the detail moves with each action."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     r, keys = browser_store.r, browser_store.keys
-    b = browser_factory(1500, 1300)
+    b = browser_factory(1920, 1080)
+    d = b.driver
     _login(b, dispatch_server, "officer1")
     _pick_row(b, demo_incident)
-    d = b.driver
     # the officer sees the reporter's own words and contact
     assert "13905381234" in d.find_element(By.ID, "dispatch-detail").text
-    _press(b, "dispatch-btn-assign-nearest", "已派警")
+    height, inner = d.execute_script(NO_PAGE_SCROLL)
+    assert height <= inner, (height, inner)
+    d.save_screenshot(str(screenshot_dir / "dispatch_selected.png"))
+
+    # A: acknowledge (the focus is on the queue's row, not in a text field)
+    _key(b, "a")
+    _wait_text(b, "dispatch-message", "acknowledged")
+    _wait_text(b, "dispatch-detail", "已确认 acknowledged")
+    assert I.load(r, keys, demo_incident).ack_by == "officer1"
+    # the answer is next to the buttons that caused it, not at the top of the page
+    ack = d.find_element(By.ID, "dispatch-btn-ack").rect
+    msg = d.find_element(By.ID, "dispatch-message").rect
+    assert 0 <= msg["y"] - (ack["y"] + ack["height"]) < 120, (ack, msg)
+    assert abs(msg["x"] - ack["x"]) < 400
+
+    # D: the nearest unit
+    _key(b, "d")
+    _wait_text(b, "dispatch-detail-status", "已派警")
     assert "泰安交警101" in d.find_element(By.ID, "dispatch-message").text
     assert U.get_unit(r, keys, "T-101").status == "assigned"
-    _press(b, "dispatch-btn-on-scene", "已到场")
-    _press(b, "dispatch-btn-clear", "已清除")
+
+    # a standalone note, shown in the audit view as text
+    note = d.find_element(By.ID, "dispatch-note")
+    note.send_keys(NOTE)
+    _key(b, "c")           # typed into the field: no shortcut, nothing cleared
+    assert note.get_attribute("value") == NOTE + "c"
+    note.send_keys("\b")
+    d.find_element(By.ID, "dispatch-btn-note").click()
+    _wait_text(b, "dispatch-trail", "不是HTML")
+    trail = d.find_element(By.ID, "dispatch-trail")
+    assert NOTE in trail.text and trail.find_elements(By.TAG_NAME, "b") == []
+    assert "officer1" in trail.text and "备注 note" in trail.text
+    WebDriverWait(d, 10).until(lambda _d: note.get_attribute("value") == "")  # reset
+    assert d.execute_script(OVERFLOW_X, trail) <= 0
+    assert d.execute_script(OVERFLOW_X, d.find_element(By.ID, "dispatch-detail")) <= 0
+    entry = I.load(r, keys, demo_incident).history[-1]
+    assert (entry["action"], entry["by"], entry["note"]) == ("note", "officer1", NOTE)
+    height, inner = d.execute_script(NO_PAGE_SCROLL)
+    assert height <= inner, (height, inner)
+    d.save_screenshot(str(screenshot_dir / "dispatch_note.png"))
+
+    # C: clear (the focus is on the note button now)
+    _key(b, "c")
+    _wait_text(b, "dispatch-detail-status", "已清除")
+    _wait_text(b, "dispatch-trail", "已清除")
+    height, inner = d.execute_script(NO_PAGE_SCROLL)
+    assert height <= inner, (height, inner)
     time.sleep(1.5)   # let the map and queue settle for the picture
     d.save_screenshot(str(screenshot_dir / "dispatch.png"))
     inc = I.load(r, keys, demo_incident)
-    assert inc.status == "cleared" and inc.dispatched_at and inc.on_scene_at and inc.cleared_at
+    assert inc.status == "cleared" and inc.dispatched_at and inc.cleared_at
     assert U.get_unit(r, keys, "T-101").status == "free"
     trail = [(e["who"], e["action"]) for e in audit.read(r, keys, newest_first=False)]
-    assert trail[-3:] == [("officer1", "assign"), ("officer1", "status:on_scene"),
-                          ("officer1", "status:cleared")]
+    assert trail[-4:] == [("officer1", "acknowledge"), ("officer1", "assign"),
+                          ("officer1", "note"), ("officer1", "status:cleared")]
     b.collect()
     assert b.foreign_requests() == []
     assert b.severe() == [], [m["message"][-400:] for m in b.severe()]
@@ -139,7 +208,7 @@ def test_aux_sees_the_incident_masked(dispatch_server, demo_incident, browser_fa
     r, keys = browser_store.r, browser_store.keys
     if I.load(r, keys, demo_incident).status == "cleared":
         I.reopen(r, keys, User("duty", "officer"), demo_incident)
-    b = browser_factory(1500, 1300)
+    b = browser_factory(1920, 1080)
     _login(b, dispatch_server, "aux1")
     _pick_row(b, demo_incident)
     d = b.driver
@@ -148,6 +217,11 @@ def test_aux_sees_the_incident_masked(dispatch_server, demo_incident, browser_fa
     assert "13912345678" not in page and "王小明" not in page
     assert "139****1234" in page
     assert not d.find_element(By.ID, "dispatch-btn-assign-nearest").is_enabled()
+    assert not d.find_element(By.ID, "dispatch-btn-note").is_enabled()   # aux: no notes
+    _key(b, "d")            # the shortcut clicks a disabled button: nothing happens
+    assert I.load(r, keys, demo_incident).units == []
+    height, inner = d.execute_script(NO_PAGE_SCROLL)
+    assert height <= inner, (height, inner)
     b.collect()
     assert b.foreign_requests() == []
     assert b.severe() == [], [m["message"][-400:] for m in b.severe()]

@@ -106,7 +106,7 @@ def test_select_masks_for_aux_and_shows_contact_to_officer(svc):
     assert RAW in repr(detail) and "泰安市民张伟" in repr(detail)
     enabled = {a for a, d in zip(L.BUTTON_ORDER, disabled) if not d}
     assert {"acknowledge", "verify", "assign_nearest", "assign", "clear", "merge",
-            "link", "follow"} == enabled
+            "link", "follow", "note"} == enabled
     assert C.select(svc, OFFICER, None)["selected"] is None
     assert C.select(svc, OFFICER, "INC-999999")["selected"] is None
 
@@ -147,13 +147,14 @@ def test_two_quick_actions_by_one_officer_are_no_conflict(svc):
     assert out["selected"] == {"id": inc.incident_id, "rev": inc.rev + 1}
     assert out["detail"] is not no_update and out["disabled"][0] is True  # acknowledged
     assert out["rows"][0]["ack"] == "是" and out["unacknowledged"] == "0"
-    assert isinstance(out["map"], Patch) and out["bump"] is no_update
+    assert out["map"] is no_update and out["bump"] is no_update   # nothing to redraw
+    assert out["seen"]["tag"].startswith(str(svc.store.version()))
     # the second click sends what the first answer put in the page's store
     out2 = C.act(svc, OFFICER, "assign_nearest", out["selected"], 0, actions.Choices(), seen)
     assert "changed by" not in out2["message"].children, out2["message"].children
     assert "泰安交警101" in out2["message"].children
     assert out2["selected"]["rev"] == inc.rev + 2
-    assert out2["rows"][0]["status"] == "dispatched"
+    assert out2["rows"][0]["status"] == "dispatched" and isinstance(out2["map"], Patch)
     assert I.load(svc.r, svc.keys, inc.incident_id).rev == inc.rev + 2
     assert "泰安交警101" in repr(out2["detail"])
 
@@ -257,7 +258,9 @@ def test_create_unit_and_audit_views(svc):
     msg, _ = set_unit_status("T-102", "keep", "")
     assert "Pick a unit" in msg.children
     table = C.audit_view(svc, ADMIN, "li")
-    assert "unit_update" in repr(table) and "create" in repr(table)
+    assert "警力 unit" in repr(table) and "创建 created" in repr(table)
+    # readable rows: "field: before → after", never the raw JSON of the stream entry
+    assert "status: free → off_duty" in repr(table) and '{"' not in repr(table)
     with pytest.raises(PermissionError):
         C.audit_view(svc, OFFICER, None)
 
@@ -357,3 +360,65 @@ def test_two_officers_over_http(settings):
                          ("zhao", "status:cleared")]
     finally:
         svc.close()
+
+
+# -- issue 17: notes, reset choices, one build of the detail, the city's zone ----------------------
+def test_note_action_answers_with_the_detail_and_resets_the_choices(svc):
+    seed(svc)
+    inc = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001")
+    seen = C.refresh(svc, OFFICER, {}, selected=inc.incident_id)["seen"]
+    page = {"id": inc.incident_id, "rev": inc.rev}
+    out = C.act(svc, OFFICER, "note", page, 0, actions.Choices(note="已通知清障 <i>x</i>"), seen)
+    assert "note added" in out["message"].children
+    assert out["selected"] == {"id": inc.incident_id, "rev": inc.rev + 1}
+    # the detail of the same answer shows the note in the incident's audit view, as text
+    assert "已通知清障 <i>x</i>" in repr(out["detail"]) and "备注 note" in repr(out["detail"])
+    assert out["choices"] == [None] * (len(L.CHOICE_IDS) - 1) + [""]   # note field emptied
+    assert out["seen"]["detail_at"] == out["seen"]["tag"]
+    # the tick after it finds nothing new, and the select callback builds nothing again
+    with pytest.raises(PreventUpdate):
+        C.refresh(svc, OFFICER, out["seen"], selected=inc.incident_id)
+    with pytest.raises(PreventUpdate):
+        C.select_for_page(svc, OFFICER, ids.DISPATCH_SEEN, None, None, out["seen"],
+                          out["selected"])
+    # a refused note is kept in its field to be corrected; nothing else changes
+    bad = C.act(svc, OFFICER, "note", out["selected"], 0, actions.Choices(note="a\x07b"))
+    assert "control character" in bad["message"].children
+    assert bad["choices"] == [no_update] * len(L.CHOICE_IDS)
+    assert I.load(svc.r, svc.keys, inc.incident_id).rev == inc.rev + 1
+
+
+def test_select_for_page_resets_choices_only_for_another_incident(svc):
+    seed(svc)
+    a = I.create_from_event(svc.r, svc.keys, OFFICER, "weibo:4990001")
+    current = {"id": a.incident_id, "rev": a.rev}
+    same = C.select_for_page(svc, OFFICER, ids.DISPATCH_SEEN, None, None,
+                             {"tag": "9:1:x", "detail_at": "8:1:x"}, current)
+    assert same["selected"] == current and same["choices"] == [no_update] * len(L.CHOICE_IDS)
+    other = C.select_for_page(svc, OFFICER, ids.DISPATCH_GRID, [{"id": "INC-999999"}], None,
+                              {}, current)
+    assert other["selected"] is None and other["choices"][0] is None
+
+
+def test_conflict_message_of_an_action_is_in_the_city_zone(settings):
+    """Asia/Tokyo: one hour from Asia/Shanghai, so a hard-wired Shanghai shows."""
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    tokyo = Services.open(replace(settings, timezone="Asia/Tokyo"), start_embedded=False)
+    try:
+        seed(tokyo)
+        inc = I.create_from_event(tokyo.r, tokyo.keys, OFFICER, "weibo:4990001")
+        at = time.time()
+        I.acknowledge(tokyo.r, tokyo.keys, User("zhao", "officer"), inc.incident_id, now=at)
+        hh = {z: datetime.fromtimestamp(at, ZoneInfo(z)).strftime("%H:%M")
+              for z in ("Asia/Tokyo", "Asia/Shanghai")}
+        stale = {"id": inc.incident_id, "rev": inc.rev}
+        out = C.act(tokyo, OFFICER, "verify", stale, 0, actions.Choices())
+        assert f"changed by zhao at {hh['Asia/Tokyo']}" in out["message"].children
+        out = C.act(tokyo, OFFICER, "acknowledge", out["selected"], 0, actions.Choices())
+        assert f"already acknowledged by zhao at {hh['Asia/Tokyo']}" in \
+            out["message"].children, out["message"].children
+        assert f"at {hh['Asia/Shanghai']}" not in out["message"].children
+    finally:
+        tokyo.close()
