@@ -12,8 +12,8 @@
    the next refresh sends a delta from there, or everything when the page is out of step.
 
    window.lukuangWall exposes the map and timings for the browser tests and the bench
-   (marks: when the setup arrived (cfg), MapLibre was ready (lib), the map loaded its style
-   and geometry (load); firstIdle: the first time the map was idle with levels applied; shown[tag]: when the
+   (marks: when the setup arrived (cfg), MapLibre was ready (lib), the style was there and the
+   first levels set (style), the map loaded its geometry (load); firstIdle: the first time the map was idle with levels applied; shown[tag]: when the
    map went idle after applying the levels of that tag; Date.now() milliseconds). */
 (function () {
     "use strict";
@@ -87,12 +87,16 @@
             renderWorldCopies: false
         });
         W.map = map;
-        map.on("load", function () {
-            W.marks.load = W.marks.load || Date.now();
+        // the levels are set as soon as the style (with its sources) is there, before the
+        // geometry's tiles are built: the first frame drawn has them, instead of a grey
+        // network drawn first and then again in colour
+        map.once("style.load", function () {
+            W.marks.style = W.marks.style || Date.now();
             W.loaded = true;
             addLabels(map, cfg.labels || []);
             flush();
         });
+        map.once("load", function () { W.marks.load = W.marks.load || Date.now(); });
     }
 
     function applyLevels(lv) {

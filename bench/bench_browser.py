@@ -164,7 +164,7 @@ def measure(base: str, mode: str, store: Store, ids: list[str], rnd: random.Rand
             "var n = performance.getEntriesByType('navigation')[0];"
             "var W = window.lukuangWall || {marks: {}};"
             "return {dom: n ? n.domContentLoadedEventEnd : null, cfg: W.marks.cfg,"
-            " lib: W.marks.lib, load: W.marks.load};")
+            " lib: W.marks.lib, style: W.marks.style, load: W.marks.load};")
         if mode == "maplibre":
             # where the first render's time goes: scripts parsed (DOMContentLoaded), the
             # first refresh answered (cfg), MapLibre ready (lib), style and geometry loaded
