@@ -101,6 +101,32 @@ def wait(fn, timeout: float, step: float = 0.05):
     return None
 
 
+def one_change(d, net: "Net", store: Store, ids: list[str], rnd: random.Random,
+               origin: float, shown_at) -> dict | None:
+    """Write levels for 1 % of the segments (as a feed does) and measure until the page shows
+    them (``shown_at(version)``: the wall-clock ms it did, or None): seconds to screen, the
+    longest main-thread task until 2 s after, their sum, bytes on the wire. None: not shown."""
+    time.sleep(2.5)   # let the page settle (a tick or two with nothing new)
+    net.drain(d)
+    picks = rnd.sample(ids, max(1, len(ids) // 100))
+    store.set_congestion([(s, rnd.choice([1, 2, 3, 4]), 20.0, "amap", time.time())
+                          for s in picks])
+    ingest_ms = time.time() * 1000
+    version = store.version()
+    shown = shown_at(version)
+    if not shown:
+        return None
+    time.sleep(2.0)
+    net.drain(d)
+    lt = d.execute_script("return window.__lt;")
+    after = [x for x in lt if ingest_ms - origin <= x[0] <= shown - origin + 2000]
+    return {"to_screen_s": round((shown - ingest_ms) / 1000, 2),
+            "longest_task_ms": round(max((x[1] for x in after), default=0)),
+            "tasks_ms": round(sum(x[1] for x in after)),
+            "kb": round(net.total(ingest_ms, shown) / 1024, 1),
+            "segments": len(picks), "ingest_ms": ingest_ms, "shown": shown, "version": version}
+
+
 class Net:
     """CDP network events → bytes on the wire per request."""
 
@@ -175,33 +201,21 @@ def measure(base: str, mode: str, store: Store, ids: list[str], rnd: random.Rand
         out["first_tasks_ms"] = round(sum(x[1] for x in first_lt if x[0] <= first - origin))
         changes = []
         for _ in range(3):
-            time.sleep(2.5)   # let the page settle (a tick or two with nothing new)
-            net.drain(d)
-            picks = rnd.sample(ids, max(1, len(ids) // 100))
-            store.set_congestion([(s, rnd.choice([1, 2, 3, 4]), 20.0, "amap", time.time())
-                                  for s in picks])
-            ingest_ms = time.time() * 1000
-            version = store.version()
             if mode == "maplibre":
-                shown = wait(lambda: d.execute_script(SHOWN_AT, version), 60)
+                def shown_at(version: int):
+                    return wait(lambda: d.execute_script(SHOWN_AT, version), 60)
             else:
-                got = wait(lambda: (d.execute_script(PAGE_VERSION) or 0) >= version, 60)
-                shown = got and d.execute_async_script(
-                    "var done = arguments[arguments.length - 1];"
-                    "requestAnimationFrame(function () { requestAnimationFrame(function () {"
-                    " done(Date.now()); }); });")
-            if not shown:
+                def shown_at(version: int):
+                    got = wait(lambda: (d.execute_script(PAGE_VERSION) or 0) >= version, 60)
+                    return got and d.execute_async_script(
+                        "var done = arguments[arguments.length - 1];"
+                        "requestAnimationFrame(function () { requestAnimationFrame(function () {"
+                        " done(Date.now()); }); });")
+            change = one_change(d, net, store, ids, rnd, origin, shown_at)
+            if change is None:
                 raise RuntimeError(f"{mode}: change not shown")
-            time.sleep(2.0)
-            net.drain(d)
-            lt = d.execute_script("return window.__lt;")
-            start = ingest_ms - origin
-            after = [x for x in lt if x[0] >= start and x[0] <= shown - origin + 2000]
-            changes.append({"to_screen_s": round((shown - ingest_ms) / 1000, 2),
-                            "longest_task_ms": round(max((x[1] for x in after), default=0)),
-                            "tasks_ms": round(sum(x[1] for x in after)),
-                            "kb": round(net.total(ingest_ms, shown) / 1024, 1),
-                            "segments": len(picks)})
+            changes.append({k: v for k, v in change.items()
+                            if k not in ("ingest_ms", "shown", "version")})
         out["changes"] = changes
         net.drain(d)
         b.urls = list(net.url.values())

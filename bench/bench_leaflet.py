@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from bench import common  # noqa: E402
-from bench.bench_browser import LONGTASKS, Net, wait  # noqa: E402
+from bench.bench_browser import LONGTASKS, Net, one_change, wait  # noqa: E402
 from bench.bench_browser import SECTION as MAPLIBRE_SECTION  # noqa: E402
 from bench.bench_wall import grid_network, seed  # noqa: E402
 from dashboard.roads.network import NETWORK_SUBDIR, load_network  # noqa: E402
@@ -156,34 +156,20 @@ def measure(base: str, store: Store, ids: list[str], rnd: random.Random,
         out["first_longest_task_ms"] = round(max((x[1] for x in first_lt), default=0))
         changes = []
         for _ in range(3):
-            time.sleep(2.5)   # let the page settle (a tick or two with nothing new)
-            net.drain(d)
-            picks = rnd.sample(ids, max(1, len(ids) // 100))
-            store.set_congestion([(s, rnd.choice([1, 2, 3, 4]), 20.0, "amap", time.time())
-                                  for s in picks])
-            ingest_ms = time.time() * 1000
-            version = store.version()
-            shown = wait(lambda: d.execute_script(SHOWN_AT, version), timeout)
-            if not shown:
+            change = one_change(d, net, store, ids, rnd, origin,
+                                lambda v: wait(lambda: d.execute_script(SHOWN_AT, v), timeout))
+            if change is None:
                 changes.append({"to_screen_s": None, "timeout_s": timeout,
-                                "segments": len(picks)})
+                                "segments": max(1, len(ids) // 100)})
                 break
-            time.sleep(2.0)
-            net.drain(d)
-            lt = d.execute_script("return window.__lt;")
-            start = ingest_ms - origin
-            after = [x for x in lt if start <= x[0] <= shown - origin + 2000]
+            ingest_ms, shown = change.pop("ingest_ms"), change.pop("shown")
+            version = change.pop("version")
             tag = d.execute_script(
                 "var L = window.lkLeaflet, v = arguments[0], best = null;"
                 "Object.keys(L.shown).forEach(function (t) {"
                 " if (parseInt(t, 10) >= v && (best === null || L.shown[t] < L.shown[best]))"
                 " best = t; }); return best;", version)
-            changes.append({"to_screen_s": round((shown - ingest_ms) / 1000, 2),
-                            "longest_task_ms": round(max((x[1] for x in after), default=0)),
-                            "tasks_ms": round(sum(x[1] for x in after)),
-                            "kb": round(net.total(ingest_ms, shown) / 1024, 1),
-                            "segments": len(picks),
-                            "restyled": d.execute_script(CALLS_AT, tag),
+            changes.append({**change, "restyled": d.execute_script(CALLS_AT, tag),
                             "answer": answer(d, net, ingest_ms - 1500, shown)})
         out["changes"] = changes
         net.drain(d)
