@@ -23,8 +23,11 @@ from dashboard.comms import channels as C
 from dashboard.comms import drafts, figures
 from dashboard.comms.bulletin_store import (STATE_LABELS, BulletinError, BulletinStore,
                                             awaiting_reply, mark_replied, response_times)
-from dashboard.comms.holidays import HolidayCalendar, HolidayError, period_choices, period_value
-from dashboard.comms.reach import ReachFileError, ReachStore, report_csv
+from dashboard.comms.holidays import (HolidayCalendar, HolidayError, period_value, picker_label,
+                                      upcoming_periods)
+from dashboard.comms.numbers import wan
+from dashboard.comms.reach import (BadValue, ReachFileError, ReachStore, parse_post_id,
+                                   posts_csv, reads_series, report_csv)
 from dashboard.timeutil import city_zone
 from dashboard.web import session
 from dashboard.web.session import check, require
@@ -73,10 +76,10 @@ def source_options(template: str, svc, user, now: float | None = None) -> dict[s
             opts.append({"value": e.id, "label": f"封闭 {B.event_place(e)}"})
     elif template == "holiday":
         cal = HolidayCalendar.load(svc.settings.state_dir)
-        periods, _ = period_choices(cal, dt.date(), years_back=0, ahead_days=120)
-        upcoming = [p for p in periods if p.end >= dt.date()]
-        for p in sorted(upcoming, key=lambda p: p.start):
-            opts.append({"value": period_value(p), "label": p.label})
+        # never empty: the next holidays however far (derived, provisional ones when the
+        # official notice is not loaded yet)
+        for p in upcoming_periods(cal, dt.date(), ahead_days=120, at_least=2):
+            opts.append({"value": period_value(p), "label": picker_label(p)})
     elif template == "cleared":
         for rec in BulletinStore(svc.r, svc.keys).recent(50):
             if rec.bulletin.kind in ("accident", "roadworks", "control", "traffic") \
@@ -89,23 +92,25 @@ def source_options(template: str, svc, user, now: float | None = None) -> dict[s
 
 # -- compose ------------------------------------------------------------------------------------
 def _composed(text: Any = no_update, data: Any = no_update, editing: Any = no_update,
-              message: str = "") -> dict[str, Any]:
-    return {"text": text, "data": data, "editing": editing, "message": message}
+              message: str = "", tab: Any = no_update) -> dict[str, Any]:
+    return {"text": text, "data": data, "editing": editing, "message": message, "tab": tab}
 
 
 def compose(trigger: str | None, template: str, source: str | None, hashtags: str,
             mentions: str, control: dict[str, str], text: str, data: dict | None,
             editing: dict | None, selected: str | None, svc, user,
             now: float | None = None) -> dict[str, Any]:
-    """The text, bulletin data, editing (id, rev) and message after a compose button."""
+    """The text, bulletin data, editing (id, rev), message and tab after a compose button
+    (loading a bulletin from the review tab shows the composer)."""
     check(user, "draft_bulletin")
     now = time.time() if now is None else now
     try:
         if trigger == ids.COMMS_BTN_DRAFT:
-            b = drafts.build(svc.r, svc.keys, svc.store, svc.settings, template, source,
-                             hashtags or "", mentions or "", control or {}, now)
-            return _composed(b.text, b.to_dict(), None,
-                             f"已生成{b.title}，可直接修改 (drafted; edit freely)")
+            b, notes = drafts.build_with_notes(svc.r, svc.keys, svc.store, svc.settings,
+                                               template, source, hashtags or "",
+                                               mentions or "", control or {}, now)
+            msg = f"已生成{b.title}，可直接修改 (drafted; edit freely)"
+            return _composed(b.text, b.to_dict(), None, "；".join([msg, *notes]))
         if trigger == ids.COMMS_BTN_TAGS:
             return _composed(drafts.with_tags(text or "", (data or {}).get("kind", "free"),
                                               hashtags or "", mentions or ""),
@@ -115,7 +120,8 @@ def compose(trigger: str | None, template: str, source: str | None, hashtags: st
             if rec is None:
                 raise BulletinError("请先选择稿件 (choose a bulletin)")
             return _composed(rec.text, rec.bulletin.to_dict(), {"id": rec.id, "rev": rec.rev},
-                             f"正在编辑 {rec.id} (editing; saving sends it back to review)")
+                             f"正在编辑 {rec.id} (editing; saving sends it back to review)",
+                             tab="compose")
         if trigger == ids.COMMS_BTN_NEW:
             return _composed("", None, None, "新稿 (new draft)")
     except BulletinError as exc:
@@ -159,8 +165,9 @@ def previews_view(text: str, data: dict | None, user,
             shown = f"{ct.text}\n\n【摘要 digest】{ct.preview}"
         if ch == "push":
             shown = f"{ct.preview}"
-        parts = [(n, length, lim) for n, _t, length, lim in ct.parts] \
-            if ch in ("wechat", "push") else []
+        # WeChat's headline number is its body: the title and digest follow it
+        parts = [(n, length, lim) for n, _t, length, lim in ct.parts
+                 if not (ch == "wechat" and n == "body")] if ch in ("wechat", "push") else []
         previews[ch] = shown
         counts[ch] = L.counter_children(ct.length, ct.limit, ct.unit, ct.segments, ct.over,
                                         ct.note, parts)
@@ -199,12 +206,21 @@ def act(trigger: str | None, text: str, data: dict | None, editing: dict | None,
         if trigger == ids.COMMS_BTN_PUBLISH:
             rec = bs.publish(selected, user, int(selected_rev or 0), channel, post_id or "",
                              now=now)
-            return out(f"{rec.id} 已登记发布 {channel} {post_id} (marked published)", (changed or 0) + 1)
+            recorded = rec.publications[-1]["post_id"]
+            return out(f"{rec.id} 已登记发布 {C.CHANNEL_NAMES.get(channel, channel)} {recorded} "
+                       "(marked published)", (changed or 0) + 1)
     except BulletinError as exc:
         return out(str(exc), (changed or 0) + 1)
     except redis.RedisError as exc:
         return out(f"数据连接中断 ({exc.__class__.__name__})")
     return out("")
+
+
+def publish_form(channel: str | None, user) -> dict[str, Any]:
+    """The post id field for the chosen channel (cleared after every change): an SMS has
+    no post id to ask for."""
+    check(user, "view_comms")
+    return L.post_id_field(channel if channel in ids.COMMS_CHANNELS else None)
 
 
 def _row(rec, tz: tzinfo) -> dict[str, Any]:
@@ -289,9 +305,8 @@ def reply(event_id: str | None, text: str, replied: int, svc, user,
 
 # -- reach ---------------------------------------------------------------------------------------
 def _fmt(n: int | None) -> str:
-    if n is None:
-        return "—"
-    return f"{n / 10000:.1f}万" if n >= 100_000 else f"{n:,}"
+    """A tile's count: whole up to 10万, then 万/亿 (``comms.numbers.wan``)."""
+    return wan(n, threshold=100_000)
 
 
 def _pct(r: float | None) -> str:
@@ -311,7 +326,7 @@ def reach_view(period_val: str | None, svc, user) -> dict[str, Any]:
         rep = _report(period_val, svc)
     except HolidayError as exc:
         return {"headline": None, "daily": figures.empty_figure(),
-                "cumulative": figures.empty_figure(), "message": str(exc)}
+                "cumulative": figures.empty_figure(), "message": str(exc), "posts": []}
     prev, ref = rep.get("previous"), rep.get("reference")
     best = rep.get("best_post")
     items = [
@@ -321,25 +336,61 @@ def reach_view(period_val: str | None, svc, user) -> dict[str, Any]:
          f"为上期 {_pct(rep.get('vs_previous'))}" if prev else ""),
         ("单条最高 best post", _fmt(best["reads"]) if best else "—",
          f"微博ID {best['id']}" if best else ""),
-        ("转发/评论/点赞", f"{rep['reposts']:,}/{rep['comments']:,}/{rep['likes']:,}", ""),
+        ("转发/评论/点赞", f"{_fmt(rep['reposts'])}/{_fmt(rep['comments'])}/{_fmt(rep['likes'])}",
+         ""),
     ]
     if ref:
         items.append((f"参考 {ref['label']}", _fmt(ref["reads"]),
-                      f"{ref['posts']}条，单条最高{ref['best_post_reads']:,}；本期为其"
+                      f"{ref['posts']}条，单条最高{_fmt(ref['best_post_reads'])}；本期为其"
                       f"{_pct(rep.get('vs_reference'))}"))
     daily, cumul = figures.reach_figures(rep)
     note = f"数据截至 {rep['as_of'][:16].replace('T', ' ')}" if rep.get("as_of") else \
         "本期暂无阅读数据 (no figures imported for this period)"
+    rows = figures.period_posts(svc.r, svc.keys, rep, city_zone(svc.settings))
     return {"headline": L.headline(items), "daily": daily, "cumulative": cumul,
-            "message": note}
+            "message": note, "posts": rows}
 
 
-def reach_csv(period_val: str | None, svc, user) -> dict[str, Any] | None:
+def post_view(period_val: str | None, selected_rows: Any, svc, user) -> dict[str, Any]:
+    """The chosen post's reads over time: the row selected in the table, else the period's
+    most read post. The id comes from the page, so it is read as a post id first."""
+    check(user, "view_comms")
+    tz = city_zone(svc.settings)
+    post_id = None
+    if isinstance(selected_rows, list) and selected_rows and isinstance(selected_rows[0], dict):
+        try:
+            post_id = parse_post_id(selected_rows[0].get("id"))
+        except BadValue:
+            post_id = None
+    if post_id is None:
+        try:
+            best = _report(period_val, svc).get("best_post")
+        except HolidayError:
+            best = None
+        post_id = best["id"] if best else None
+    if post_id is None:
+        return {"figure": figures.post_figure(None, [], tz)}
+    reach = ReachStore(svc.r, svc.keys, tz)
+    h = reach.post(post_id)
+    if not h:
+        return {"figure": figures.post_figure(None, [], tz)}
+    row = {"id": post_id, "time": datetime.fromtimestamp(
+        float(h.get("created_at") or 0), tz).strftime("%Y-%m-%d %H:%M")}
+    return {"figure": figures.post_figure(row, reads_series(reach.snapshots(post_id)), tz)}
+
+
+def reach_csv(period_val: str | None, svc, user, what: str = "days") -> dict[str, Any] | None:
+    """The period's CSV, built here on the server: per day and totals (``days``), or one
+    row per post (``posts``)."""
     check(user, "view_comms")
     try:
         rep = _report(period_val, svc)
     except HolidayError:
         return None
+    if what == "posts":
+        rows = figures.period_posts(svc.r, svc.keys, rep, city_zone(svc.settings))
+        return {"content": posts_csv(rows),
+                "filename": f"reach-posts-{rep['from']}-{rep['to']}.csv", "type": "text/csv"}
     return {"content": report_csv(rep), "filename": f"reach-{rep['from']}-{rep['to']}.csv",
             "type": "text/csv"}
 
@@ -380,7 +431,8 @@ def _source_cb(template, changed):
 
 @callback(output=dict(text=Output(ids.COMMS_TEXT, "value"), data=Output(ids.COMMS_DATA, "data"),
                       editing=Output(ids.COMMS_EDITING, "data"),
-                      message=Output(ids.COMMS_COMPOSE_MSG, "children")),
+                      message=Output(ids.COMMS_COMPOSE_MSG, "children"),
+                      tab=Output(ids.COMMS_TABS, "value")),
           inputs=dict(draft=Input(ids.COMMS_BTN_DRAFT, "n_clicks"),
                       tags=Input(ids.COMMS_BTN_TAGS, "n_clicks"),
                       load=Input(ids.COMMS_BTN_LOAD, "n_clicks"),
@@ -437,6 +489,16 @@ def _act_cb(save, approve, publish, text, data, editing, selected, rev, channel,
                user)
 
 
+@callback(output=dict(disabled=Output(ids.COMMS_PUB_POSTID, "disabled"),
+                      value=Output(ids.COMMS_PUB_POSTID, "value"),
+                      placeholder=Output(ids.COMMS_PUB_POSTID, "placeholder")),
+          inputs=dict(changed=Input(ids.COMMS_CHANGED, "data"),
+                      channel=Input(ids.COMMS_PUB_CHANNEL, "value")))
+def _publish_form_cb(changed, channel):
+    user = require("view_comms")
+    return publish_form(channel, user)
+
+
 @callback(output=dict(table=Output(ids.COMMS_LIST, "children"),
                       options=Output(ids.COMMS_SELECT, "options"),
                       value=Output(ids.COMMS_SELECT, "value")),
@@ -484,7 +546,8 @@ def _reply_cb(clicks, event_id, text, replied):
 @callback(output=dict(headline=Output(ids.COMMS_REACH_HEADLINE, "children"),
                       daily=Output(ids.COMMS_REACH_DAILY, "figure"),
                       cumulative=Output(ids.COMMS_REACH_CUMUL, "figure"),
-                      message=Output(ids.COMMS_REACH_MSG, "children")),
+                      message=Output(ids.COMMS_REACH_MSG, "children"),
+                      posts=Output(ids.COMMS_REACH_POSTS, "rowData")),
           inputs=dict(period=Input(ids.COMMS_REACH_PERIOD, "value"),
                       tick=Input(ids.COMMS_TICK, "n_intervals"),
                       imported=Input(ids.COMMS_REACH_IMPORTED, "data")))
@@ -493,13 +556,24 @@ def _reach_cb(period, tick, imported):
     return reach_view(period, _svc(), user)
 
 
+@callback(output=Output(ids.COMMS_REACH_POST_FIG, "figure"),
+          inputs=dict(period=Input(ids.COMMS_REACH_PERIOD, "value"),
+                      selected=Input(ids.COMMS_REACH_POSTS, "selectedRows"),
+                      imported=Input(ids.COMMS_REACH_IMPORTED, "data")))
+def _post_cb(period, selected, imported):
+    user = require("view_comms")
+    return post_view(period, selected, _svc(), user)["figure"]
+
+
 @callback(output=Output(ids.COMMS_DOWNLOAD, "data"),
-          inputs=dict(clicks=Input(ids.COMMS_BTN_CSV, "n_clicks")),
+          inputs=dict(clicks=Input(ids.COMMS_BTN_CSV, "n_clicks"),
+                      posts=Input(ids.COMMS_BTN_POSTS_CSV, "n_clicks")),
           state=dict(period=State(ids.COMMS_REACH_PERIOD, "value")),
           prevent_initial_call=True)
-def _csv_cb(clicks, period):
+def _csv_cb(clicks, posts, period):
     user = require("view_comms")
-    return reach_csv(period, _svc(), user)
+    what = "posts" if ctx.triggered_id == ids.COMMS_BTN_POSTS_CSV else "days"
+    return reach_csv(period, _svc(), user, what)
 
 
 @callback(output=dict(message=Output(ids.COMMS_REACH_MSG, "children", allow_duplicate=True),

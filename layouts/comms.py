@@ -1,10 +1,16 @@
 """/comms: the bulletin composer, channel previews, review, citizen reports to answer, and
-the holiday reach panel. Pure layout functions: every text from users or feeds is passed
-as a string child (Dash renders it as text, never as HTML)."""
+the holiday reach panel, on four tabs (撰写与预览, 审核与发布, 回复, 传播效果) that each fit a
+1920×1080 screen without scrolling the page (long lists scroll inside their box). Pure
+layout functions: every text from users or feeds is passed as a string child (Dash renders
+it as text, never as HTML); the per-post table is AG Grid with its default text renderer.
+
+Only the selected tab's content is in the page (dcc.Tabs), so the page's stores, the
+download and the action status line (``COMMS_REVIEW_MSG``) sit outside the tabs."""
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+import dash_ag_grid as dag
 from dash import dcc, html
 
 from . import ids
@@ -33,6 +39,18 @@ _ROW = {"display": "flex", "gap": "10px", "flexWrap": "wrap", "alignItems": "cen
 _PRE = {"whiteSpace": "pre-wrap", "wordBreak": "break-all", "margin": "6px 0",
         "fontFamily": "inherit", "fontSize": "14px", "background": "#f7f9fc", "padding": "8px",
         "borderRadius": "4px", "minHeight": "2em"}
+_H2 = {"marginTop": 0, "marginBottom": "8px", "fontSize": "18px"}
+# boxes whose content grows with the data scroll inside themselves, never the page
+PREVIEW_MAX_PX = 360
+LIST_MAX_PX = 380
+SELECTED_MAX_PX = 250
+REPORTS_MAX_PX = 560
+CHART_PX = 300
+POSTS_PX = 330
+TAB_LABELS = {"compose": "撰写与预览 Compose", "review": "审核与发布 Review & publish",
+              "replies": "回复 Replies", "reach": "传播效果 Reach"}
+_TAB = {"padding": "8px 18px", "fontSize": "15px"}
+_TAB_SELECTED = {**_TAB, "fontWeight": 700, "borderTop": "3px solid #1f5fbf"}
 
 
 def _field(label: str, component) -> html.Label:
@@ -46,7 +64,7 @@ def composer(hashtags: str = "", city_name: str = "") -> html.Div:
     profile's, comma-separated), the editable text."""
     hint = f"{city_name}发布, {city_name}交通广播" if city_name else "发布, 交通广播"
     return html.Div(style=_BOX, children=[
-        html.H2("撰写 Compose", style={"marginTop": 0}),
+        html.H2("撰写 Compose", style=_H2),
         html.Div(style=_ROW, children=[
             _field("模板 Template", dcc.Dropdown(id=ids.COMMS_TEMPLATE, options=TEMPLATE_OPTIONS,
                                                value="traffic", clearable=False,
@@ -85,8 +103,6 @@ def composer(hashtags: str = "", city_name: str = "") -> html.Div:
                      style={"width": "100%", "height": "130px", "fontSize": "15px",
                             "fontFamily": "inherit", "boxSizing": "border-box"}),
         html.Div(id=ids.COMMS_COMPOSE_MSG, className="lk-muted", role="status"),
-        dcc.Store(id=ids.COMMS_DATA, data=None),
-        dcc.Store(id=ids.COMMS_EDITING, data=None),
     ])
 
 
@@ -101,11 +117,12 @@ def previews() -> html.Div:
                               title="复制 Copy", style={"fontSize": "18px", "cursor": "pointer"}),
             ]),
             html.Div(id=ids.COMMS_COUNT[ch], className="lk-muted", style={"fontSize": "13px"}),
-            html.Pre(id=ids.COMMS_PREVIEW[ch], style=_PRE),
+            html.Pre(id=ids.COMMS_PREVIEW[ch], style={**_PRE, "maxHeight": f"{PREVIEW_MAX_PX}px",
+                                                      "overflowY": "auto"}),
         ]))
-    return html.Div([html.H2("各渠道预览 Channel previews"),
+    return html.Div([html.H2("各渠道预览 Channel previews", style=_H2),
                      html.Div(cards, style={"display": "flex", "gap": "12px",
-                                            "flexWrap": "wrap"})])
+                                            "flexWrap": "nowrap"})])
 
 
 def counter_children(length: int, limit: int, unit: str, segments: int, over: bool,
@@ -129,8 +146,9 @@ def counter_children(length: int, limit: int, unit: str, segments: int, over: bo
 def review() -> html.Div:
     """Recent bulletins, the selected one, approve and mark-published actions."""
     return html.Div(style=_BOX, children=[
-        html.H2("审核与发布 Review and publish", style={"marginTop": 0}),
-        html.Div(id=ids.COMMS_LIST),
+        html.H2("审核与发布 Review and publish", style=_H2),
+        html.Div(id=ids.COMMS_LIST, style={"maxHeight": f"{LIST_MAX_PX}px",
+                                           "overflowY": "auto"}),
         html.Div(style={**_ROW, "marginTop": "10px"}, children=[
             _field("稿件 Bulletin", dcc.Dropdown(id=ids.COMMS_SELECT, options=[], value=None,
                                                placeholder="选择稿件 choose",
@@ -145,11 +163,19 @@ def review() -> html.Div:
                                               maxLength=64, placeholder="微博ID")),
             html.Button("登记发布 Mark published", id=ids.COMMS_BTN_PUBLISH, n_clicks=0),
         ]),
-        html.Div(id=ids.COMMS_REVIEW_MSG, role="status", style={"marginTop": "6px"}),
-        html.Div(id=ids.COMMS_SELECTED),
-        dcc.Store(id=ids.COMMS_SELECTED_REV, data=None),
-        dcc.Store(id=ids.COMMS_CHANGED, data=0),
+        html.Div(id=ids.COMMS_SELECTED, style={"maxHeight": f"{SELECTED_MAX_PX}px",
+                                               "overflowY": "auto"}),
     ])
+
+
+def post_id_field(channel: str | None) -> dict[str, Any]:
+    """The post id input for the chosen channel: an SMS has no post id (the record gets a
+    generated one), so the field is disabled and says so."""
+    if channel == "sms":
+        return {"disabled": True, "value": "", "placeholder": "短信无需编号（自动生成）"}
+    hints = {"weibo": "微博ID", "wechat": "文章编号 article id", "push": "推送编号 push id",
+             "web": "网页编号 page id"}
+    return {"disabled": False, "value": "", "placeholder": hints.get(channel or "", "编号 id")}
 
 
 def bulletin_table(rows: Sequence[dict[str, Any]]) -> html.Table | html.P:
@@ -168,6 +194,7 @@ def bulletin_table(rows: Sequence[dict[str, Any]]) -> html.Table | html.P:
 
 
 def selected_view(rec: dict[str, Any] | None) -> html.Div | None:
+    """The selected bulletin: id, state, rev, who wrote and approved it, its text."""
     if not rec:
         return None
     return html.Div(style={"marginTop": "8px"}, children=[
@@ -180,9 +207,10 @@ def selected_view(rec: dict[str, Any] | None) -> html.Div | None:
 
 def reports() -> html.Div:
     return html.Div(style=_BOX, children=[
-        html.H2("待回复的网友报料 Citizen reports to answer", style={"marginTop": 0}),
+        html.H2("待回复的网友报料 Citizen reports to answer", style=_H2),
         html.Div(id=ids.COMMS_RESPONSE, className="lk-muted"),
-        html.Div(id=ids.COMMS_REPORTS),
+        html.Div(id=ids.COMMS_REPORTS, style={"maxHeight": f"{REPORTS_MAX_PX}px",
+                                              "overflowY": "auto", "marginTop": "6px"}),
         html.Div(style={**_ROW, "marginTop": "8px"}, children=[
             _field("报料 Report", dcc.Dropdown(id=ids.COMMS_REPLY_SELECT, options=[], value=None,
                                              placeholder="选择报料 choose",
@@ -193,7 +221,6 @@ def reports() -> html.Div:
             html.Button("标记已回复 Mark replied", id=ids.COMMS_BTN_REPLY, n_clicks=0),
         ]),
         html.Div(id=ids.COMMS_REPLY_MSG, role="status"),
-        dcc.Store(id=ids.COMMS_REPLIED, data=0),
     ])
 
 
@@ -210,14 +237,34 @@ def reports_table(rows: Sequence[dict[str, Any]]) -> html.Table | html.P:
     return html.Table([head, html.Tbody(body)], className="lk-table")
 
 
+def post_columns() -> list[dict[str, Any]]:
+    """The per-post table's columns (plain text cells; numbers sort as numbers)."""
+    num = {"type": "numericColumn", "width": 128, "valueFormatter": {
+        "function": "params.value == null ? '—' : params.value.toLocaleString('en-US')"}}
+    return [
+        {"field": "time", "headerName": "发布时间 time", "width": 160},
+        {"field": "reads", "headerName": "阅读 reads", **num, "sort": "desc"},
+        {"field": "reposts", "headerName": "转发 reposts", **num},
+        {"field": "comments", "headerName": "评论 comments", **num},
+        {"field": "likes", "headerName": "点赞 likes", **num},
+        {"field": "id", "headerName": "微博ID", "width": 150},
+        {"field": "text", "headerName": "内容 text", "flex": 1, "minWidth": 160},
+    ]
+
+
 def reach_panel(period_options: Sequence[dict[str, str]], period_value: str | None) -> html.Div:
-    return html.Div(id=ids.COMMS_REACH_PANEL, style=_BOX, children=[
-        html.H2("假期宣传效果 Holiday reach", style={"marginTop": 0}),
+    """The holiday reach tab: period picker, exports and import, the headline, reads per
+    day and cumulative, the table of the period's posts and the chosen post's reads over
+    time."""
+    chart = {"height": f"{CHART_PX}px", "flex": "1 1 0", "minWidth": 0}
+    return html.Div(id=ids.COMMS_REACH_PANEL, style={**_BOX, "marginBottom": 0}, children=[
         html.Div(style=_ROW, children=[
+            html.H2("假期宣传效果 Holiday reach", style={**_H2, "marginBottom": 0}),
             _field("假期 Holiday", dcc.Dropdown(id=ids.COMMS_REACH_PERIOD, options=list(
                 period_options), value=period_value, clearable=False,
                 style={"width": "320px"})),
-            html.Button("导出CSV Export CSV", id=ids.COMMS_BTN_CSV, n_clicks=0),
+            html.Button("导出每日CSV Export days", id=ids.COMMS_BTN_CSV, n_clicks=0),
+            html.Button("导出各条CSV Export posts", id=ids.COMMS_BTN_POSTS_CSV, n_clicks=0),
             dcc.Upload(id=ids.COMMS_UPLOAD, accept=".csv,.json,text/csv,application/json",
                        max_size=1_500_000,   # the server refuses requests over 2 MB
                        children=html.Button("导入阅读数 Import export (CSV/JSON)"),
@@ -225,16 +272,26 @@ def reach_panel(period_options: Sequence[dict[str, str]], period_value: str | No
             html.Span("图表右上角相机按钮可下载PNG图片 (camera icon: PNG for the weekly report)",
                       className="lk-muted", style={"fontSize": "13px"}),
         ]),
-        html.Div(id=ids.COMMS_REACH_MSG, role="status"),
-        html.Div(id=ids.COMMS_REACH_HEADLINE, style={"margin": "10px 0"}),
-        html.Div(style={"display": "flex", "gap": "12px", "flexWrap": "wrap"}, children=[
-            dcc.Graph(id=ids.COMMS_REACH_DAILY, config=GRAPH_CONFIG,
-                      style={"flex": "1 1 520px", "height": "340px"}),
-            dcc.Graph(id=ids.COMMS_REACH_CUMUL, config=GRAPH_CONFIG,
-                      style={"flex": "1 1 520px", "height": "340px"}),
+        html.Div(id=ids.COMMS_REACH_MSG, role="status", style={"minHeight": "20px"}),
+        html.Div(id=ids.COMMS_REACH_HEADLINE, style={"margin": "4px 0 8px"}),
+        html.Div(style={"display": "flex", "gap": "12px"}, children=[
+            dcc.Graph(id=ids.COMMS_REACH_DAILY, config=GRAPH_CONFIG, style=chart),
+            dcc.Graph(id=ids.COMMS_REACH_CUMUL, config=GRAPH_CONFIG, style=chart),
         ]),
-        dcc.Download(id=ids.COMMS_DOWNLOAD),
-        dcc.Store(id=ids.COMMS_REACH_IMPORTED, data=0),
+        html.Div(style={"display": "flex", "gap": "12px", "marginTop": "10px"}, children=[
+            html.Div(style={"flex": "3 1 0", "minWidth": 0}, children=[
+                dag.AgGrid(id=ids.COMMS_REACH_POSTS, columnDefs=post_columns(), rowData=[],
+                           getRowId="params.data.id",
+                           defaultColDef={"sortable": True, "resizable": True},
+                           dashGridOptions={
+                               "rowSelection": {"mode": "singleRow", "checkboxes": False,
+                                                "enableClickSelection": True},
+                               "animateRows": False},
+                           style={"height": f"{POSTS_PX}px", "width": "100%"})]),
+            html.Div(style={"flex": "2 1 0", "minWidth": 0}, children=[
+                dcc.Graph(id=ids.COMMS_REACH_POST_FIG, config=GRAPH_CONFIG,
+                          style={"height": f"{POSTS_PX}px"})]),
+        ]),
     ])
 
 
@@ -249,16 +306,35 @@ def headline(items: Sequence[tuple[str, str, str]]) -> html.Div:
 
 
 def layout(period_options: Sequence[dict[str, str]], period_value: str | None,
-           refresh_ms: int = 30_000, hashtags: str = "", city_name: str = "") -> html.Div:
+           refresh_ms: int = 30_000, hashtags: str = "", city_name: str = "",
+           tab: str = "compose") -> html.Div:
     """The whole page (the composer's default topics ``hashtags``, its hints naming
-    ``city_name``)."""
-    return html.Div(className="lk-page", children=[
+    ``city_name``), on four tabs; ``tab`` is the one shown first."""
+    def tab_of(value: str, children: list) -> dcc.Tab:
+        return dcc.Tab(label=TAB_LABELS[value], value=value, id=ids.COMMS_TAB[value],
+                       children=children, style=_TAB, selected_style=_TAB_SELECTED)
+
+    return html.Div(className="lk-page lk-comms", style={"maxWidth": "1880px",
+                                                          "paddingBottom": "8px"}, children=[
         nav("/comms"),
-        html.H1("宣传 Comms"),
+        html.Div(style={**_ROW, "flexWrap": "nowrap", "alignItems": "baseline"}, children=[
+            html.H1("宣传 Comms", style={"margin": "10px 12px 6px 0", "whiteSpace": "nowrap"}),
+            html.Div(id=ids.COMMS_REVIEW_MSG, role="status", **{"aria-live": "polite"},
+                     style={"minHeight": "22px"}),
+        ]),
         dcc.Interval(id=ids.COMMS_TICK, interval=refresh_ms, n_intervals=0),
-        composer(hashtags, city_name),
-        previews(),
-        review(),
-        reports(),
-        reach_panel(period_options, period_value),
+        dcc.Store(id=ids.COMMS_DATA, data=None),
+        dcc.Store(id=ids.COMMS_EDITING, data=None),
+        dcc.Store(id=ids.COMMS_SELECTED_REV, data=None),
+        dcc.Store(id=ids.COMMS_CHANGED, data=0),
+        dcc.Store(id=ids.COMMS_REPLIED, data=0),
+        dcc.Store(id=ids.COMMS_REACH_IMPORTED, data=0),
+        dcc.Download(id=ids.COMMS_DOWNLOAD),
+        dcc.Tabs(id=ids.COMMS_TABS, value=tab if tab in TAB_LABELS else "compose",
+                 content_style={"paddingTop": "10px"}, children=[
+            tab_of("compose", [composer(hashtags, city_name), previews()]),
+            tab_of("review", [review()]),
+            tab_of("replies", [reports()]),
+            tab_of("reach", [reach_panel(period_options, period_value)]),
+        ]),
     ])

@@ -7,7 +7,8 @@ A bulletin goes drafted → approved → published:
 - ``approve_bulletin`` approves, and the approver must be a SECOND person: nobody who
   wrote any of the text (the author or a later editor) may approve it;
 - publishing records the channel, the channel's post id and the time; a bulletin may be
-  published on several channels, one record each.
+  published on several channels, one record each. An SMS has no post id: its record gets
+  one of its own (``sms-B000001-1``: the bulletin and the how-manieth SMS sending).
 
 Every change is one ``audit.commit``: it applies only if the bulletin still has the
 ``rev`` the caller read (optimistic concurrency: two people acting at once, one wins, the
@@ -38,6 +39,8 @@ STATES = ("drafted", "approved", "published")
 STATE_LABELS = {"drafted": "草稿", "approved": "已审核", "published": "已发布"}
 MAX_TEXT = 5000
 POST_ID_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+# channels whose publication has no id of the channel's: the record's id is generated
+NO_POST_ID_CHANNELS = ("sms",)
 NO_INCIDENT = "未立案"
 
 
@@ -218,6 +221,9 @@ class BulletinStore:
             raise BulletinError(f"未知渠道 {channel!r} (unknown channel; one of "
                                 f"{', '.join(CHANNELS)})")
         post_id = (post_id or "").strip()
+        if channel in NO_POST_ID_CHANNELS:      # whatever was typed: the channel has none
+            sent = sum(1 for p in rec.publications if p["channel"] == channel)
+            post_id = generated_post_id(channel, bulletin_id, sent + 1)
         if not POST_ID_RE.match(post_id):
             raise BulletinError("发布编号须为1–64位字母、数字或 _.:- (post id: 1–64 letters, "
                                 "digits or _.:-)")
@@ -238,6 +244,11 @@ class BulletinStore:
         ch.bump.append(key)
         self._commit(ch, bulletin_id, expected_rev)
         return self._load(bulletin_id)
+
+
+def generated_post_id(channel: str, bulletin_id: str, n: int) -> str:
+    """The id a publication on a channel without post ids is recorded under."""
+    return f"{channel}-{bulletin_id}-{n}"
 
 
 # -- citizen reports that await the account's reply -----------------------------------------

@@ -13,8 +13,9 @@ How characters are counted (decided here, tested in tests/dashboard/comms/test_c
   character, full-width character or emoji counts 1 and an ASCII character (letters,
   digits, spaces, punctuation) counts ½, rounded up. Weibo replaces every link with a
   ``t.cn`` short link, so a URL counts 10 (as 20 ASCII characters) whatever its length.
-- **WeChat** official-account article: title ≤ 64 characters, digest ≤ 120 (the digest
-  is made from the body's first sentences to fit).
+- **WeChat** official-account article: body ≤ 20,000 characters (the counter's headline
+  number), title ≤ 64, digest ≤ 120 (the digest is made from the body's first sentences
+  to fit).
 - **SMS**: any character outside the GSM 03.38 alphabet (any Chinese) makes the message
   UCS-2: 70 UTF-16 units in a single message, 67 per part when it is split (the rest is
   the concatenation header). The signature (the city profile's ``sms_signature``, e.g.
@@ -220,7 +221,9 @@ def render(b: Bulletin, channel: str, *, sms_signature: str = SMS_SIGNATURE,
         parts = (("title", title, grapheme_len(title), WECHAT_TITLE),
                  ("digest", digest, grapheme_len(digest), WECHAT_DIGEST),
                  ("body", body, grapheme_len(body), WECHAT_BODY))
-        return ChannelText("wechat", f"{title}\n\n{body}", parts[0][2], WECHAT_TITLE, 1,
+        # the headline number is the article's body against its limit; the title and the
+        # digest have their own counts in ``parts``
+        return ChannelText("wechat", f"{title}\n\n{body}", parts[2][2], WECHAT_BODY, 1,
                            any(n > lim for _, _, n, lim in parts), "字", digest, parts)
     if channel == "sms":
         text = f"{sms_signature}{_title(b)}：{_plain_body(b)}"

@@ -5,6 +5,9 @@
 templates that describe stretches of road, loaded from ``settings.state_dir`` only then),
 the incident a report is linked to, the holiday calendar, the earlier bulletin. It raises
 ``BulletinError`` with a message for the comms officer when the choice does not fit.
+``build_with_notes`` also returns what the officer should know about the draft (a
+"恢复通行" follow-up names only what the fused congestion says flows now: every stretch it
+left out is listed with the reason).
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from dashboard.comms import bulletins as B
 from dashboard.comms.bulletin_store import BulletinError, BulletinStore, incident_status
 from dashboard.comms.holidays import HolidayCalendar, HolidayError, period_from_value
 from dashboard.comms.reach import BadValue, parse_time
+from dashboard.congestion import LEVEL_NAMES, LEVEL_NAMES_EN
 from dashboard.dispatch import incidents
 from dashboard.dispatch.labels import CATEGORY_LABELS, INCIDENT_STATUS_LABELS
 from dashboard.masking import mask_text
@@ -79,6 +83,14 @@ def _control(store: Store, source: str | None, form: dict[str, str],
 def build(r: redis.Redis, keys: Keys, store: Store, settings: Settings, template: str,
           source: str | None, hashtags: str, mentions: str, control: dict[str, str],
           now: float) -> B.Bulletin:
+    """The bulletin of ``build_with_notes``, without its notes."""
+    return build_with_notes(r, keys, store, settings, template, source, hashtags, mentions,
+                            control, now)[0]
+
+
+def build_with_notes(r: redis.Redis, keys: Keys, store: Store, settings: Settings,
+                     template: str, source: str | None, hashtags: str, mentions: str,
+                     control: dict[str, str], now: float) -> tuple[B.Bulletin, list[str]]:
     """The bulletin ``template`` makes from the live picture at ``now`` (epoch seconds).
 
     ``source`` is the picker's choice (an event, a holiday period, an earlier bulletin,
@@ -88,6 +100,22 @@ def build(r: redis.Redis, keys: Keys, store: Store, settings: Settings, template
     profile's issuer. BulletinError when the template cannot be filled."""
     dt = datetime.fromtimestamp(now, city_zone(settings))
     kw = {"hashtags": B.split_tags(hashtags), "mentions": B.split_tags(mentions)}
+    if template == "cleared":
+        rec = BulletinStore(r, keys).get(source or "")
+        if rec is None:
+            raise BulletinError("请选择要续报的稿件 (choose the earlier bulletin)")
+        if rec.bulletin.kind == "traffic":
+            return _traffic_cleared(store, settings, rec.bulletin, dt, now, **kw)
+        _require_cleared(r, keys, store, rec.bulletin)
+        notes = _require_flowing(r, keys, store, settings, rec.bulletin, now)
+        return B.cleared_notice(rec.bulletin, dt, **kw), notes
+    return _build(r, keys, store, settings, template, source, control, dt, kw), []
+
+
+def _build(r: redis.Redis, keys: Keys, store: Store, settings: Settings, template: str,
+           source: str | None, control: dict[str, str], dt: datetime,
+           kw: dict[str, Any]) -> B.Bulletin:
+    """Every template but the follow-up."""
     if template == "traffic":
         return B.live_traffic_report(store, _network(settings), dt,
                                      stale_s=settings.congestion_stale_s, **kw)
@@ -117,14 +145,6 @@ def build(r: redis.Redis, keys: Keys, store: Store, settings: Settings, template
         return B.live_holiday_advisory(store, _network(settings), period, dt,
                                        stale_s=settings.congestion_stale_s,
                                        issuer=issuer_of(settings), **kw)
-    if template == "cleared":
-        rec = BulletinStore(r, keys).get(source or "")
-        if rec is None:
-            raise BulletinError("请选择要续报的稿件 (choose the earlier bulletin)")
-        if rec.bulletin.kind == "traffic":
-            return _traffic_cleared(store, settings, rec.bulletin, dt, now, **kw)
-        _require_cleared(r, keys, store, rec.bulletin)
-        return B.cleared_notice(rec.bulletin, dt, **kw)
     raise BulletinError(f"未知模板 {template!r}")
 
 
@@ -178,20 +198,66 @@ def _require_cleared(r: redis.Redis, keys: Keys, store: Store, earlier: B.Bullet
                         f"(the incident is {inc.status}, not cleared)")
 
 
+def _left_out(label: str, level: int) -> str:
+    """Why a stretch is not named in a "恢复通行" follow-up."""
+    if level >= 2:
+        return f"{label}仍{LEVEL_NAMES.get(level, '拥堵')} ({LEVEL_NAMES_EN.get(level, '')})"
+    return f"{label}暂无实时路况 (no live reading)"
+
+
 def _traffic_cleared(store: Store, settings: Settings, earlier: B.Bulletin, dt: datetime,
-                     now: float, **kw: Any) -> B.Bulletin:
+                     now: float, **kw: Any) -> tuple[B.Bulletin, list[str]]:
     """恢复通行 after a 路况播报: names only the stretches of the earlier report that the
-    congestion snapshot now says are flowing (level 1); BulletinError when none is."""
+    fused congestion snapshot now says are flowing (level 1, 畅通); each one left out (still
+    congested, or no live reading) is a note with its reason. BulletinError, naming them,
+    when none flows."""
     snap = store.congestion_snapshot(stale_s=settings.congestion_stale_s, now=now)
     sub = {sid: snap.get(sid) or {"level": 0} for sid in earlier.refs}
-    stretches = StretchFinder(_network(settings)).stretches(sub, min_level=1)
+    stretches = StretchFinder(_network(settings)).stretches(sub, min_level=0)
     flowing = [s.label for s in stretches if s.level == 1]
+    left = [_left_out(s.label, s.level) for s in sorted(
+        (s for s in stretches if s.level != 1), key=lambda s: (-s.level, s.label))]
     if not flowing:
-        still = "、".join(s.label for s in stretches if s.level >= 2)
-        raise BulletinError("所报路段尚未恢复畅通" + (f"：{still}" if still else "") +
+        raise BulletinError("所报路段尚未恢复畅通" + (f"：{'；'.join(left)}" if left else "") +
                             " (no stretch of that report is flowing yet)")
     place = "、".join(flowing[:3]) + ("等路段" if len(flowing) > 3 else "")
-    return B.cleared_notice(replace(earlier, place=place), dt, **kw)
+    notes = [f"未列入 left out: {'；'.join(left)}"] if left else []
+    return B.cleared_notice(replace(earlier, place=place), dt, **kw), notes
+
+
+def _segments_of(r: redis.Redis, keys: Keys, store: Store, earlier: B.Bulletin) -> list[str]:
+    """The road segments an accident, roadworks or control notice was drawn from: its
+    incident's and its events' (none for a place typed into the form)."""
+    out: list[str] = []
+    for i, ref in enumerate(earlier.refs[:20]):
+        ev = store.get_event(ref)
+        if ev is not None and ev.segment_id:
+            out.append(ev.segment_id)
+        elif i == 0 and earlier.kind == "accident":
+            inc = _incident(r, keys, store, ref)
+            if inc is not None and inc.segment_id:
+                out.append(inc.segment_id)
+    return list(dict.fromkeys(out))
+
+
+def _require_flowing(r: redis.Redis, keys: Keys, store: Store, settings: Settings,
+                     earlier: B.Bulletin, now: float) -> list[str]:
+    """A "恢复通行" of an accident, roadworks or control notice says its place flows again:
+    BulletinError when the fused congestion says a segment of it is still congested; a note
+    when there is no live reading there."""
+    segs = _segments_of(r, keys, store, earlier)
+    snap = store.congestion_snapshot(stale_s=settings.congestion_stale_s, now=now)
+    levels = [int((snap.get(s) or {}).get("level") or 0) for s in segs]
+    worst = max(levels, default=0)
+    place = earlier.place or "相关路段"
+    if worst >= 2:
+        raise BulletinError(f"实时路况显示{place}仍{LEVEL_NAMES.get(worst, '拥堵')}，暂不能发恢复通行 "
+                            f"(the fused congestion says the place is still "
+                            f"{LEVEL_NAMES_EN.get(worst, 'congested')})")
+    if worst == 0:
+        return [f"{place}暂无实时路况，发布前请核实 (no live congestion reading there: "
+                "check before publishing)"]
+    return []
 
 
 def accident_choices(r: redis.Redis, keys: Keys, store: Store,

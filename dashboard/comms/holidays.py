@@ -19,6 +19,16 @@ File format (JSON; TOML has the same fields under ``[[period]]``)::
                   "note": "why / where from"}]}
 
 ``kind`` may be a list for a combined period.
+
+For the years neither covers (2027 on, until the package or a file has the notice), the
+periods are *derived* from the statutory rules of 《全国年节及纪念日放假办法》 (as amended
+in 2024, in force from 2025): 元旦 1 Jan; 春节 除夕 to 初三 (4 days, lunar); 清明 the solar
+term's day (about 4-5 April); 劳动节 1-2 May; 端午 5th of the 5th lunar month; 中秋 15th of the
+8th; 国庆 1-3 Oct. A derived period is the statutory days with the weekend days that touch
+them, plus one weekday off after it for each statutory day that falls on a weekend (补假);
+periods that touch are one combined period. The lunar dates and the solar term come from
+PyPI ``lunar_python`` (pure Python). Derived periods are ``provisional`` (暂定): their make-up
+workdays are unknown until the official notice is loaded (a manual file, which wins).
 """
 from __future__ import annotations
 
@@ -31,6 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import chinese_calendar
+from lunar_python import Lunar, Solar
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_FILE = REPO / "data" / "holidays_manual.json"
@@ -57,6 +68,16 @@ KINDS = tuple(KIND_NAMES)
 _NAME_ORDER = {k: i for i, k in enumerate(("national-day", "spring-festival", "labour-day",
                                            "mid-autumn", "new-year", "qingming", "dragon-boat",
                                            "victory-day"))}
+
+
+DERIVED_SOURCE = "derived"
+DERIVED_NOTE = ("暂定：按《全国年节及纪念日放假办法》推算，调休上班日待国务院办公厅通知 "
+                "(provisional: derived from the statutory rules; make-up workdays unknown "
+                "until the official notice is loaded)")
+# the kinds derived for a year, in calendar order
+DERIVED_KINDS = ("new-year", "spring-festival", "qingming", "labour-day", "dragon-boat",
+                 "mid-autumn", "national-day")
+DERIVED_YEARS = (1901, 2099)     # the range the lunar tables answer for, with a margin
 
 
 class HolidayError(ValueError):
@@ -159,6 +180,77 @@ def package_periods(year: int) -> tuple[HolidayPeriod, ...]:
     return tuple(out)
 
 
+# -- derived from the statutory rules ---------------------------------------------------------
+def _lunar_day(year: int, month: int, day: int) -> date:
+    """The Gregorian date of a lunar-calendar day of lunar ``year``."""
+    s = Lunar.fromYmd(year, month, day).getSolar()
+    return date(s.getYear(), s.getMonth(), s.getDay())
+
+
+def _qingming(year: int) -> date:
+    """The day of the 清明 solar term in ``year``."""
+    table = Solar.fromYmd(year, 4, 15).getLunar().getJieQiTable()
+    s = table["清明"]
+    return date(s.getYear(), s.getMonth(), s.getDay())
+
+
+def statutory_days(kind: str, year: int) -> tuple[date, ...]:
+    """The statutory days off (法定假日) of ``kind`` in ``year`` under the rules in force
+    since 2025; () for a kind with no rule (抗战胜利纪念日 was a one-off)."""
+    if kind == "new-year":
+        return (date(year, 1, 1),)
+    if kind == "spring-festival":
+        first = _lunar_day(year, 1, 1)
+        return tuple(first + timedelta(days=i) for i in range(-1, 3))   # 除夕 to 初三
+    if kind == "qingming":
+        return (_qingming(year),)
+    if kind == "labour-day":
+        return (date(year, 5, 1), date(year, 5, 2))
+    if kind == "dragon-boat":
+        return (_lunar_day(year, 5, 5),)
+    if kind == "mid-autumn":
+        return (_lunar_day(year, 8, 15),)
+    if kind == "national-day":
+        return (date(year, 10, 1), date(year, 10, 2), date(year, 10, 3))
+    return ()
+
+
+def _run(days: tuple[date, ...]) -> tuple[date, date]:
+    """The days off around statutory ``days``: with the weekend days that touch them, then
+    one weekday more for each statutory day on a weekend (补假)."""
+    start, end = min(days), max(days)
+    while (start - timedelta(days=1)).weekday() >= 5:
+        start -= timedelta(days=1)
+    while (end + timedelta(days=1)).weekday() >= 5:
+        end += timedelta(days=1)
+    owed = sum(1 for d in days if d.weekday() >= 5)
+    while owed:
+        end += timedelta(days=1)
+        if end.weekday() < 5:
+            owed -= 1
+    while (end + timedelta(days=1)).weekday() >= 5:
+        end += timedelta(days=1)
+    return start, end
+
+
+@lru_cache(maxsize=64)
+def derived_periods(year: int) -> tuple[HolidayPeriod, ...]:
+    """Provisional periods of ``year`` derived from the statutory rules (see the module
+    docstring), in date order; () outside the lunar tables' years."""
+    if not DERIVED_YEARS[0] <= year <= DERIVED_YEARS[1]:
+        return ()
+    runs = sorted((*_run(statutory_days(k, year)), k) for k in DERIVED_KINDS)
+    merged: list[list] = []
+    for start, end, kind in runs:
+        if merged and start <= merged[-1][1] + timedelta(days=1):
+            merged[-1][1] = max(merged[-1][1], end)
+            merged[-1][2].append(kind)
+        else:
+            merged.append([start, end, [kind]])
+    return tuple(HolidayPeriod(s, e, _order_kinds(k), (), source=DERIVED_SOURCE,
+                               provisional=True, note=DERIVED_NOTE) for s, e, k in merged)
+
+
 # -- hand-configured periods --------------------------------------------------------------
 def _parse_date(value: Any, where: str) -> date:
     if isinstance(value, date):
@@ -225,14 +317,24 @@ class HolidayCalendar:
         return cls(periods)
 
     def periods(self, year: int) -> list[HolidayPeriod]:
-        """Every period ending in ``year``, in date order."""
+        """Every period ending in ``year``, in date order: the hand-configured ones, then
+        the package's; for a year the package does not cover, the derived (provisional)
+        ones that no hand-configured period overlaps."""
         manual = [p for p in self.manual if p.end.year == year]
-        auto = [p for p in package_periods(year) if not any(_overlap(p, m) for m in manual)]
+        auto = list(package_periods(year))
+        if not auto and _detail(date(year, 6, 1)) is None:
+            # a kind the year's hand-configured periods name is theirs: no derived twin
+            named = {k for p in manual for k in p.kinds}
+            auto = [p for p in derived_periods(year) + derived_periods(year + 1)
+                    if p.end.year == year and not named.intersection(p.kinds)]
+        auto = [p for p in auto if not any(_overlap(p, m) for m in self.manual)]
         return sorted(auto + manual, key=lambda p: p.start)
 
     def covered(self, year: int) -> bool:
-        """True when the package or a manual file says anything about ``year``."""
-        return bool(package_periods(year)) or any(p.end.year == year for p in self.manual)
+        """True when the package, a manual file or the statutory rules say anything about
+        ``year``."""
+        return bool(package_periods(year)) or bool(derived_periods(year)) or any(
+            p.end.year == year for p in self.manual)
 
     def period_for(self, kind: str, year: int) -> HolidayPeriod:
         """The period of ``kind`` in ``year``; HolidayError explains what is missing."""
@@ -242,7 +344,8 @@ class HolidayCalendar:
         if not found:
             if not self.covered(year):
                 raise HolidayError(
-                    f"no holiday data for {year}: chinese_calendar covers 2004–2026; add the "
+                    f"no holiday data for {year}: chinese_calendar covers 2004–2026 and "
+                    f"periods are derived for {DERIVED_YEARS[0]}–{DERIVED_YEARS[1]}; add the "
                     f"period to <state_dir>/holidays.toml or data/holidays_manual.json")
             raise HolidayError(f"no {kind} period in {year}")
         return found[-1]
@@ -263,7 +366,8 @@ class HolidayCalendar:
         return None
 
     def is_workday(self, day: date) -> bool:
-        """Workday in China: manual periods first, then the package, else Mon–Fri."""
+        """Workday in China: manual periods first, then the package, then the derived
+        periods, else Mon–Fri."""
         for p in self.manual:
             if p.contains(day):
                 return False
@@ -272,6 +376,8 @@ class HolidayCalendar:
         det = _detail(day)
         if det is not None:
             return chinese_calendar.is_workday(day)
+        if any(p.contains(day) for p in self.periods(day.year) + self.periods(day.year + 1)):
+            return False
         return day.weekday() < 5
 
 
@@ -310,3 +416,21 @@ def period_choices(cal: HolidayCalendar, today: date, years_back: int = 2,
     if current is None:
         current = next((p for p in found if p.end < today), None)
     return found, current
+
+
+def upcoming_periods(cal: HolidayCalendar, today: date, ahead_days: int = 120,
+                     at_least: int = 2) -> list[HolidayPeriod]:
+    """Periods not yet over on ``today``, soonest first: those starting within
+    ``ahead_days``, and never fewer than ``at_least`` (the next ones, however far)."""
+    found: list[HolidayPeriod] = []
+    for year in range(today.year, today.year + 3):
+        found += [p for p in cal.periods(year) if p.end >= today]
+    found.sort(key=lambda p: p.start)
+    horizon = today + timedelta(days=ahead_days)
+    near = [p for p in found if p.start <= horizon]
+    return near if len(near) >= at_least else found[:at_least]
+
+
+def picker_label(p: HolidayPeriod) -> str:
+    """A period's label for a picker, "(暂定)" after a provisional one."""
+    return p.label + (" (暂定)" if p.provisional else "")

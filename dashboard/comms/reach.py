@@ -422,6 +422,13 @@ class ReachStore:
             pipe.hgetall(self.keys.reach_post(i))
         return [h for h in pipe.execute() if h]
 
+    def period_posts(self, first: date, last: date) -> list[dict[str, Any]]:
+        """The table rows (``post_rows``) of the posts published on the local days
+        ``first``..``last``."""
+        start = datetime(first.year, first.month, first.day, tzinfo=self.tz)
+        end = datetime(last.year, last.month, last.day, tzinfo=self.tz) + timedelta(days=1)
+        return post_rows(self.posts_between(start, end), self.tz)
+
     def figures(self, first: date, last: date) -> dict[str, Any]:
         """Figures for the local days ``first``..``last`` (inclusive)."""
         start = datetime(first.year, first.month, first.day, tzinfo=self.tz)
@@ -555,4 +562,59 @@ def report_csv(rep: dict[str, Any]) -> str:
             label = (other.get("holiday") or {}).get("name") or other.get("label") or name
             w.writerow([_cell(f"{'上一同类假期' if name == 'previous' else '参考'}: {label}"),
                         other.get("posts", ""), other.get("reads", "")])
+    return buf.getvalue()
+
+
+# -- per post -----------------------------------------------------------------------------------
+POST_TEXT_SHOWN = 80
+
+
+def _metric(h: dict[str, str], name: str) -> int | None:
+    """A post's latest value of ``name``; None when no source gave it."""
+    if h.get(name) in (None, ""):
+        return None
+    return _int(h, name)
+
+
+def post_rows(posts: Iterable[dict[str, str]], tz: tzinfo | None = None) -> list[dict[str, Any]]:
+    """One row per post (the reach table): id, local time, text (plain, shortened), and the
+    latest reads, reposts, comments and likes (None when not known); most read first, then
+    the earlier (as the report's best post)."""
+    tz = tz or SHANGHAI
+    rows = []
+    for h in posts:
+        created = float(h.get("created_at") or 0)
+        text = plain_text(h.get("text", ""))
+        rows.append({"id": h.get("id", ""), "created_at": created,
+                     "time": datetime.fromtimestamp(created, tz).strftime("%Y-%m-%d %H:%M"),
+                     "text": text[:POST_TEXT_SHOWN] + ("…" if len(text) > POST_TEXT_SHOWN
+                                                       else ""),
+                     **{m: _metric(h, m) for m in METRICS}})
+    rows.sort(key=lambda r: (-(r["reads"] if r["reads"] is not None else -1), r["created_at"],
+                             r["id"]))
+    return rows
+
+
+def reads_series(snapshots: Iterable[dict[str, Any]]) -> list[tuple[float, int]]:
+    """(snapshot time, reads) of the snapshots that carry reads, oldest first (one point
+    per time: the last one stored)."""
+    points: dict[float, int] = {}
+    for s in snapshots:
+        reads = s.get("reads")
+        if isinstance(reads, int) and not isinstance(reads, bool) and reads >= 0:
+            points[float(s.get("at") or 0)] = reads
+    return sorted(points.items())
+
+
+def posts_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """The per-post table as CSV (UTF-8 with BOM); a cell that a spreadsheet would read as
+    a formula is quoted with a leading apostrophe."""
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow([HEADER_LABELS[k] for k in ("id", "created_at", "reads", "reposts", "comments",
+                                           "likes", "text")])
+    for r in rows:
+        w.writerow([_cell(r["id"]), r["time"], *("" if r[m] is None else r[m] for m in METRICS),
+                    _cell(r["text"])])
     return buf.getvalue()

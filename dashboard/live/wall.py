@@ -27,6 +27,7 @@ from dashboard.masking import mask_for_public, plotly_text
 from dashboard.roads.works import DEFAULT_NEAR_M, live_works
 from dashboard.storage.cache import ProcessCache
 from dashboard.storage.store import Store
+from dashboard.comms.numbers import axis_ticks
 
 LEVELS = (0, 1, 2, 3, 4)
 # Trace order = drawing order (later on top). Levels occupy indexes 1..5 (level n at 1+n).
@@ -522,8 +523,10 @@ def hourly_figure(store: Store, now: float, tz: ZoneInfo, scale: float = 1.0) ->
                        "width": 0.4 * hour_ms, "offset": offset * hour_ms, "opacity": 0.9})
     layout = _chart_layout("每小时 per hour · 事故 / 报告", scale)
     top = max((max(t["y"]) for t in traces if t["y"]), default=0)
-    layout["yaxis"].update(range=[0, max(4, top * 1.15)], tickformat=",d",
-                           dtick=max(1, math.ceil(max(4, top) / 4)))
+    # counts as Chinese readers write them (万/亿, never plotly's k/M): comms.numbers
+    layout["yaxis"].update(range=[0, max(4, top * 1.15)],
+                           **axis_ticks(max(4, top * 1.15),
+                                        step=max(1, math.ceil(max(4, top) / 4))))
     layout["barmode"] = "overlay"
     layout["xaxis"]["range"] = [_local(start, tz), _local(end + timedelta(minutes=60), tz)]
     if not any(t["x"] for t in traces):

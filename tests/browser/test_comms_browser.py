@@ -1,7 +1,11 @@
-"""/comms in headless Chromium: a comms account drafts a 路况播报 from live data in one click
-and saves it, cannot approve it itself; a second comms account approves it and marks it
-published; the holiday reach panel is drawn and saved to screenshots/comms-reach.png.
-The page must make no request off 127.0.0.1 and log no console error."""
+"""/comms in headless Chromium at 1920×1080, tab by tab: a comms account drafts a 路况播报
+from live data in one click and saves it, cannot approve it itself; a second comms account
+approves it and marks it published on Weibo (with its post id) and by SMS (no post id
+asked); the citizen reports; the holiday reach panel with every post of the period in a
+table and the chosen post's reads over time. Each tab fits the screen without scrolling
+the page and is saved to screenshots/comms-tab-<tab>.png; the reach panel also to
+screenshots/comms-reach.png. The page must make no request off 127.0.0.1 and log no
+console error."""
 from __future__ import annotations
 
 import time
@@ -118,12 +122,34 @@ def choose(d, dropdown_id: str, label_start: str) -> None:
     wait_for(d, option, what=f"option {label_start} in {dropdown_id}").click()
 
 
+def show_tab(d, tab: str) -> None:
+    """Click a tab of the page and wait until it is the selected one."""
+    d.find_element("id", ids.COMMS_TAB[tab]).click()
+    wait_for(d, lambda d: "tab--selected" in d.find_element(
+        "id", ids.COMMS_TAB[tab]).get_attribute("class"), what=f"tab {tab} selected")
+
+
+def no_page_scroll(d) -> tuple[int, int]:
+    """(page height, window height): the tab fits when the first is not the larger."""
+    return d.execute_script("return [document.documentElement.scrollHeight, "
+                            "window.innerHeight];")
+
+
+def shoot(d, screenshot_dir, tab: str) -> None:
+    d.execute_script("window.scrollTo(0, 0);")
+    height, window = no_page_scroll(d)
+    assert window == 1080 and height <= window, f"tab {tab}: page {height} px > {window} px"
+    path = screenshot_dir / f"comms-tab-{tab}.png"
+    d.save_screenshot(str(path))
+    assert path.stat().st_size > 20_000
+
+
 def test_draft_approve_publish_and_reach(comms_server, seeded, browser_factory,
                                          screenshot_dir):
-    b = browser_factory(1600, 1300)
+    b = browser_factory(1920, 1080)
     d = b.driver
     log_in(b, comms_server, "li")
-    # one click: a 路况播报 from the live congestion
+    # 撰写与预览: one click, a 路况播报 from the live congestion
     click(d, ids.COMMS_BTN_DRAFT)
     text = wait_for(d, lambda d: d.find_element("id", ids.COMMS_TEXT).get_attribute("value"),
                     what="the drafted text")
@@ -132,6 +158,9 @@ def test_draft_approve_publish_and_reach(comms_server, seeded, browser_factory,
     wait_for(d, lambda d: "/ 2000 字" in text_of(d, ids.COMMS_COUNT["weibo"]), what="counter")
     assert "/ 70 字" in text_of(d, ids.COMMS_COUNT["sms"]) or \
         "/ 67 字" in text_of(d, ids.COMMS_COUNT["sms"])
+    # WeChat: the body against its 20,000 limit (the title has its own count)
+    assert "/ 20000 字" in text_of(d, ids.COMMS_COUNT["wechat"])
+    assert "title " in text_of(d, ids.COMMS_COUNT["wechat"])
     assert text_of(d, ids.COMMS_PREVIEW["sms"]).startswith("【泰安交警】路况播报：")
     # staff edit freely; HTML typed in stays text
     box = d.find_element("id", ids.COMMS_TEXT)
@@ -141,15 +170,25 @@ def test_draft_approve_publish_and_reach(comms_server, seeded, browser_factory,
     assert not d.find_elements("css selector", f"#{ids.COMMS_PREVIEW['web']} b")
     click(d, ids.COMMS_BTN_SAVE)
     wait_for(d, lambda d: "已保存草稿 B000001" in text_of(d, ids.COMMS_REVIEW_MSG),
-             what="saved")
+             what="saved (the status line above the tabs)")
+    shoot(d, screenshot_dir, "compose")
+    # the tallest composer (the control form shown) still fits the screen
+    choose(d, ids.COMMS_TEMPLATE, "交通管制")
+    wait_for(d, lambda d: d.find_element("id", ids.COMMS_CTL_PLACE).is_displayed(),
+             what="the control form")
+    height, window = no_page_scroll(d)
+    assert height <= window, f"compose with the control form: {height} px > {window} px"
+    # 审核与发布: the saved draft is selected; its author cannot approve it
+    show_tab(d, "review")
     wait_for(d, lambda d: "B000001" in text_of(d, ids.COMMS_SELECTED), what="selected")
     click(d, ids.COMMS_BTN_APPROVE)
     wait_for(d, lambda d: "不能审核自己撰写的稿件" in text_of(d, ids.COMMS_REVIEW_MSG),
              what="the author refused")
     b.collect()
 
-    # the second comms account approves and marks it published
+    # the second comms account approves it and marks it published
     log_in(b, comms_server, "wang")
+    show_tab(d, "review")
     wait_for(d, lambda d: "B000001" in text_of(d, ids.COMMS_LIST), what="the list")
     choose(d, ids.COMMS_SELECT, "B000001")
     wait_for(d, lambda d: "rev 1" in text_of(d, ids.COMMS_SELECTED), what="rev shown")
@@ -161,25 +200,78 @@ def test_draft_approve_publish_and_reach(comms_server, seeded, browser_factory,
     wait_for(d, lambda d: "已登记发布" in text_of(d, ids.COMMS_REVIEW_MSG), what="published")
     wait_for(d, lambda d: "已发布" in text_of(d, ids.COMMS_LIST), what="state in the list")
     assert "wang" in text_of(d, ids.COMMS_LIST) and "li" in text_of(d, ids.COMMS_LIST)
-
-    d.execute_script("window.scrollTo(0, 0);")
-    time.sleep(0.3)
+    # SMS: no post id is asked for; the record gets its own
+    wait_for(d, lambda d: "rev 3" in text_of(d, ids.COMMS_SELECTED), what="rev 3")
+    choose(d, ids.COMMS_PUB_CHANNEL, "短信")
+    wait_for(d, lambda d: not d.find_element("id", ids.COMMS_PUB_POSTID).is_enabled(),
+             what="the post id field disabled for SMS")
+    click(d, ids.COMMS_BTN_PUBLISH)
+    wait_for(d, lambda d: "sms-B000001-1" in text_of(d, ids.COMMS_REVIEW_MSG),
+             what="SMS published with a generated id")
+    wait_for(d, lambda d: "sms-B000001-1" in text_of(d, ids.COMMS_LIST), what="SMS listed")
+    shoot(d, screenshot_dir, "review")
     d.save_screenshot(str(screenshot_dir / "comms-page.png"))
 
-    # citizen reports to answer
+    # 回复: citizen reports to answer
+    show_tab(d, "replies")
     wait_for(d, lambda d: "长城路与泰玻大街路口" in text_of(d, ids.COMMS_REPORTS), what="reports")
     assert "未立案" in text_of(d, ids.COMMS_REPORTS)
+    shoot(d, screenshot_dir, "replies")
 
-    # the reach panel, with both campaigns and the 2014 reference
+    # 传播效果: both campaigns and the 2014 reference, every post, one post over time
+    show_tab(d, "reach")
     panel = d.find_element("id", ids.COMMS_REACH_PANEL)
-    d.execute_script("arguments[0].scrollIntoView({block: 'start'});", panel)
     wait_for(d, lambda d: len(d.find_elements(
         "css selector", f"#{ids.COMMS_REACH_DAILY} .bars .point")) >= 14, what="bars")
     wait_for(d, lambda d: len(d.find_elements(
         "css selector", f"#{ids.COMMS_REACH_CUMUL} .scatterlayer .trace")) == 3, what="lines")
     headline = text_of(d, ids.COMMS_REACH_HEADLINE)
     assert "发布条数" in headline and "84" in headline and "2014年国庆黄金周路况微直播" in headline
-    time.sleep(0.5)
+    # counts on the axes in 万, never plotly's k/M
+    for graph in (ids.COMMS_REACH_DAILY, ids.COMMS_REACH_CUMUL):
+        ticks = [t.text for t in d.find_elements("css selector", f"#{graph} .ytick text")]
+        assert ticks and all(t == "0" or t.endswith("万") for t in ticks), (graph, ticks)
+    # the period's 84 posts in the table, most read first; a click shows that post
+    rows = wait_for(d, lambda d: d.find_elements(
+        "css selector", f"#{ids.COMMS_REACH_POSTS} .ag-center-cols-container .ag-row"),
+        what="post rows")
+    first_id = wait_for(d, lambda d: d.find_element(
+        "css selector", f"#{ids.COMMS_REACH_POSTS} .ag-row[row-index='0'] [col-id='id']").text,
+        what="first row id")
+    wait_for(d, lambda d: first_id in d.find_element(
+        "css selector", f"#{ids.COMMS_REACH_POST_FIG} .gtitle").text, what="best post chart")
+    second = d.find_element("css selector",
+                            f"#{ids.COMMS_REACH_POSTS} .ag-row[row-index='1'] [col-id='id']")
+    second_id = second.text
+    second.click()
+    wait_for(d, lambda d: second_id in d.find_element(
+        "css selector", f"#{ids.COMMS_REACH_POST_FIG} .gtitle").text, what="chosen post")
+    wait_for(d, lambda d: d.find_elements(
+        "css selector", f"#{ids.COMMS_REACH_POST_FIG} .scatterlayer .point"), what="reads")
+    assert len(rows) >= 10
+    # the table sorts in the browser: by reads, most first; a click on the header flips it
+    def first_reads(d) -> int:
+        cell = d.find_element("css selector", f"#{ids.COMMS_REACH_POSTS} "
+                              ".ag-row[row-index='0'] [col-id='reads']")
+        return int(cell.text.replace(",", ""))
+    most = first_reads(d)
+    header = d.find_element("css selector",
+                            f"#{ids.COMMS_REACH_POSTS} .ag-header-cell[col-id='reads'] "
+                            ".ag-header-cell-label")
+    ascending = False
+    for _ in range(3):          # AG Grid's cycle from the initial sort: none, then ascending
+        header.click()
+        try:
+            ascending = bool(wait_for(d, lambda d: first_reads(d) < most, timeout=3,
+                                      what="the reads column ascending"))
+            break
+        except AssertionError:
+            continue
+    assert ascending, "the reads column did not sort"
+    while first_reads(d) != most:   # back to the most read first for the screenshot
+        header.click()
+        time.sleep(0.2)
+    shoot(d, screenshot_dir, "reach")
     path = screenshot_dir / "comms-reach.png"
     panel.screenshot(str(path))
     assert path.stat().st_size > 20_000

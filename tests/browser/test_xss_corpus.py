@@ -321,6 +321,7 @@ def _select_bulletins(b, limit: int) -> list[dict]:
     from selenium.webdriver.common.keys import Keys as K
 
     out = []
+    b.driver.find_element(By.ID, "comms-tab-review").click()   # the review box's tab
     for n in range(limit):
         try:
             box = b.driver.find_element(By.CSS_SELECTOR, "#comms-select input")

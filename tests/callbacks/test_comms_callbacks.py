@@ -8,6 +8,7 @@ import time
 from datetime import datetime
 
 import pytest
+from dash import no_update
 from werkzeug.exceptions import Forbidden, Unauthorized
 
 import callbacks.comms as CB  # registers the callbacks before the app is built
@@ -127,6 +128,12 @@ def test_roles_are_checked_in_every_plain_function(svc):
             CB.reach_view(None, svc, user)
         with pytest.raises(exc):
             CB.reach_upload("data:text/csv;base64,", "x.csv", 0, svc, user)
+        with pytest.raises(exc):
+            CB.reach_csv(None, svc, user, "posts")
+        with pytest.raises(exc):
+            CB.post_view(None, [{"id": "1"}], svc, user)
+        with pytest.raises(exc):
+            CB.publish_form("sms", user)
     assert CB.previews_view("", None, li)["previews"]["weibo"] == ""
 
 
@@ -229,6 +236,111 @@ def test_reach_upload_reports_rejected_rows(svc):
     assert "无法导入" in msg and "no post id column" in msg
 
 
+def import_two_campaigns(svc, now: float) -> None:
+    rs = ReachStore(svc.r, svc.keys)
+    rs.import_file(("微博ID,发布时间,微博内容,阅读数,转发数,评论数,点赞数\n"
+                    "11,2026-10-01 08:00,=cmd|' /C calc'!A0,1000,1,2,3\n"
+                    "12,2026-10-03 08:00,b,2.5万,4,5,6\n"
+                    "13,2025-10-02 08:00,c,500,0,0,0\n").encode(), at=now - 3600)
+    rs.import_file(("微博ID,发布时间,微博内容,阅读数,转发数,评论数,点赞数\n"
+                    "12,2026-10-03 08:00,b,3.1万,4,5,6\n").encode(), at=now)
+
+
+def test_every_post_of_the_period_in_a_table_with_its_reads_over_time(svc):
+    now = time.time()
+    import_two_campaigns(svc, now)
+    li = User("li", "comms")
+    rows = CB.reach_view(PERIOD, svc, li)["posts"]
+    assert [(r["id"], r["reads"], r["likes"]) for r in rows] == [("12", 31_000, 6),
+                                                                  ("11", 1000, 3)]
+    assert rows[0]["time"] == "2026-10-03 08:00"
+    # no row chosen: the period's most read post, with both of its snapshots
+    fig = CB.post_view(PERIOD, None, svc, li)["figure"]
+    assert fig["data"][0]["y"] == [25_000, 31_000]
+    assert fig["data"][0]["hovertext"] == ["2.5万", "3.1万"] and "12" in json.dumps(fig)
+    fig = CB.post_view(PERIOD, [{"id": "11"}], svc, li)["figure"]
+    assert fig["data"][0]["y"] == [1000]
+    # a row from the page that is no post id, or no post: nothing is looked up
+    for rows_in in ([{"id": "11; DROP"}], [{"id": None}], "x", [{"id": "999"}]):
+        fig = CB.post_view("nope", rows_in, svc, li)["figure"]
+        assert fig["data"] == []
+
+
+def test_posts_csv_is_built_on_the_server(svc):
+    import csv
+    import io
+
+    import_two_campaigns(svc, time.time())
+    out = CB.reach_csv(PERIOD, svc, User("li", "comms"), "posts")
+    assert out["filename"] == "reach-posts-2026-10-01-2026-10-07.csv"
+    assert out["type"] == "text/csv" and out["content"].startswith("\ufeff")
+    table = list(csv.reader(io.StringIO(out["content"].lstrip("\ufeff"))))
+    assert table[0][:3] == ["微博ID", "发布时间", "阅读数"]
+    assert [row[0] for row in table[1:]] == ["12", "11"] and table[1][2] == "31000"
+    assert table[2][6].startswith("'=")                       # never a formula in Excel
+    assert CB.reach_csv("national-day|2026-10-02|2026-10-07", svc, User("li", "comms"),
+                        "posts") is None
+
+
+def test_sms_is_marked_published_without_a_post_id(svc):
+    li, wang = User("li", "comms"), User("wang", "comms")
+    assert CB.publish_form("sms", li) == {"disabled": True, "value": "",
+                                          "placeholder": "短信无需编号（自动生成）"}
+    assert CB.publish_form("weibo", li)["disabled"] is False
+    assert CB.publish_form(["x"], li)["disabled"] is False          # not a channel: default
+    CB.act(ids.COMMS_BTN_SAVE, "【路况播报】全市通行顺畅。", None, None, None, None, "weibo",
+           "", 0, svc, li)
+    CB.act(ids.COMMS_BTN_APPROVE, "", None, None, "B000001", 1, "weibo", "", 1, svc, wang)
+    msg = CB.act(ids.COMMS_BTN_PUBLISH, "", None, None, "B000001", 2, "sms", None, 2,
+                 svc, li)["message"]
+    assert "已登记发布 短信 sms-B000001-1" in msg
+    rec = BulletinStore(svc.r, svc.keys).get("B000001")
+    assert rec.publications == [{"channel": "sms", "post_id": "sms-B000001-1",
+                                 "at": rec.publications[0]["at"], "by": "li"}]
+
+
+def test_wechat_counter_shows_the_body_against_its_limit(svc):
+    li = User("li", "comms")
+    text = "【路况播报】" + "东岳大街通行顺畅。" * 30
+    counts = CB.previews_view(text, None, li)["counts"]["wechat"]
+    shown = json.dumps([c.to_plotly_json() for c in counts], default=str, ensure_ascii=False)
+    assert "270 / 20000 字" in shown and "title 4/64" in shown
+
+
+def test_holiday_template_offers_the_coming_holidays_in_december_2026(svc):
+    now = datetime(2026, 12, 4, 10, 0, tzinfo=SHANGHAI).timestamp()
+    opts = CB.source_options("holiday", svc, User("li", "comms"), now=now)["options"]
+    labels = [o["label"] for o in opts]
+    assert labels and labels[0].startswith("元旦 2027-01-01") and labels[0].endswith("(暂定)")
+    assert any(label.startswith("春节 2027-02-05") for label in labels)
+    # a derived period drafts like an official one
+    out = CB.compose(ids.COMMS_BTN_DRAFT, "holiday", opts[1]["value"], "", "", {}, "", None,
+                     None, None, svc, User("li", "comms"), now)
+    assert "春节假期出行提示" in out["text"] and "已生成" in out["message"]
+
+
+def test_load_shows_the_composer_and_cleared_draft_names_its_left_outs(svc):
+    net = svc.network
+    a = segments_between(net, "东岳大街", "青年路", "通天街")
+    now = time.time()
+    li = User("li", "comms")
+    b = [s for s in net.segments_of("泰山大街")][:3]
+    svc.store.set_congestion([(s, 3, 10.0, "amap", now) for s in a + b])
+    out = CB.compose(ids.COMMS_BTN_DRAFT, "traffic", None, "", "", {}, "", None, None, None,
+                     svc, li, now)
+    assert out["tab"] is no_update
+    CB.act(ids.COMMS_BTN_SAVE, out["text"], out["data"], None, None, None, "weibo", "", 0,
+           svc, li)
+    loaded = CB.compose(ids.COMMS_BTN_LOAD, "traffic", None, "", "", {}, "", None, None,
+                        "B000001", svc, li, now)
+    assert loaded["tab"] == "compose" and loaded["editing"]["id"] == "B000001"
+    svc.store.set_congestion([(s, 1, 45.0, "amap", now + 60) for s in a])
+    out = CB.compose(ids.COMMS_BTN_DRAFT, "cleared", "B000001", "", "", {}, "", None, None,
+                     None, svc, li, now + 60)
+    assert "东岳大街(青年路—通天街)" in out["text"] and "泰山大街" not in out["text"]
+    assert "未列入" in out["message"] and "泰山大街" in out["message"] and "仍拥堵" in out["message"]
+
+
 # -- through the Flask test client -------------------------------------------------------------
 def dash_call(client, first_output: str, values: dict[str, object], trigger: str):
     """POST one callback the way the Dash renderer does. ``values`` maps "id.prop" to the
@@ -251,6 +363,7 @@ def dash_call(client, first_output: str, values: dict[str, object], trigger: str
     return client.post("/_dash-update-component", json=body)
 
 
+PERIOD = "national-day|2026-10-01|2026-10-07"
 DRAFT = {f"{ids.COMMS_BTN_DRAFT}.n_clicks": 1, f"{ids.COMMS_TEMPLATE}.value": "traffic",
          f"{ids.COMMS_HASHTAGS}.value": "泰安路况"}
 
@@ -302,7 +415,90 @@ def test_other_roles_are_refused_over_http(app_svc, who, status):
         (ids.COMMS_RESPONSE, {}, f"{ids.COMMS_TICK}.n_intervals"),
         (ids.COMMS_PREVIEW["weibo"], {f"{ids.COMMS_TEXT}.value": "x"},
          f"{ids.COMMS_TEXT}.value"),
+        (ids.COMMS_REACH_POST_FIG, {f"{ids.COMMS_REACH_PERIOD}.value": PERIOD},
+         f"{ids.COMMS_REACH_PERIOD}.value"),
+        (ids.COMMS_DOWNLOAD, {f"{ids.COMMS_BTN_POSTS_CSV}.n_clicks": 1,
+                              f"{ids.COMMS_REACH_PERIOD}.value": PERIOD},
+         f"{ids.COMMS_BTN_POSTS_CSV}.n_clicks"),
+        (ids.COMMS_PUB_POSTID, {f"{ids.COMMS_PUB_CHANNEL}.value": "sms"},
+         f"{ids.COMMS_PUB_CHANNEL}.value"),
     ]
     for first, values, trigger in calls:
         assert dash_call(client, first, values, trigger).status_code == status, first
     assert BulletinStore(svc.r, svc.keys).recent() == []
+
+
+def test_posts_csv_and_post_chart_through_http(app_svc):
+    app, svc = app_svc
+    import_two_campaigns(svc, time.time())
+    li = login(app, "li")
+    resp = dash_call(li, ids.COMMS_DOWNLOAD, {f"{ids.COMMS_BTN_POSTS_CSV}.n_clicks": 1,
+                                              f"{ids.COMMS_REACH_PERIOD}.value": PERIOD},
+                     f"{ids.COMMS_BTN_POSTS_CSV}.n_clicks")
+    assert resp.status_code == 200, resp.data[:300]
+    data = resp.get_json()["response"][ids.COMMS_DOWNLOAD]["data"]
+    assert data["filename"] == "reach-posts-2026-10-01-2026-10-07.csv"
+    assert data["content"].splitlines()[1].startswith("12,2026-10-03 08:00,31000")
+    resp = dash_call(li, ids.COMMS_DOWNLOAD, {f"{ids.COMMS_BTN_CSV}.n_clicks": 1,
+                                              f"{ids.COMMS_REACH_PERIOD}.value": PERIOD},
+                     f"{ids.COMMS_BTN_CSV}.n_clicks")
+    assert resp.get_json()["response"][ids.COMMS_DOWNLOAD]["data"]["filename"] == \
+        "reach-2026-10-01-2026-10-07.csv"
+    resp = dash_call(li, ids.COMMS_REACH_POST_FIG,
+                     {f"{ids.COMMS_REACH_PERIOD}.value": PERIOD,
+                      f"{ids.COMMS_REACH_POSTS}.selectedRows": [{"id": "11"}]},
+                     f"{ids.COMMS_REACH_POSTS}.selectedRows")
+    fig = resp.get_json()["response"][ids.COMMS_REACH_POST_FIG]["figure"]
+    assert fig["data"][0]["y"] == [1000]
+    bad = dash_call(li, ids.COMMS_REACH_POST_FIG,
+                    {f"{ids.COMMS_REACH_PERIOD}.value": PERIOD,
+                     f"{ids.COMMS_REACH_POSTS}.selectedRows": "not rows"},
+                    f"{ids.COMMS_REACH_POSTS}.selectedRows")
+    assert bad.status_code == 400                          # the guard: rows are a list
+
+
+def test_the_page_is_four_tabs_and_keeps_every_control():
+    """Compose, review, replies and reach are tabs; every control of the one-page layout is
+    still on one of them, and what every tab needs (stores, download, the action status
+    line) is outside the tabs, so it exists whichever tab is shown."""
+    from dash import dcc
+
+    from layouts import comms as L
+
+    page = L.layout([{"value": PERIOD, "label": "国庆节"}], PERIOD)
+
+    def walk(node, inside=None):
+        kids = getattr(node, "children", None)
+        here = getattr(node, "value", None) if isinstance(node, dcc.Tab) else inside
+        yield node, inside
+        for k in kids if isinstance(kids, (list, tuple)) else [] if kids is None else [kids]:
+            yield from walk(k, here)
+
+    where = {getattr(n, "id", None): tab for n, tab in walk(page) if getattr(n, "id", None)}
+    tabs = next(n for n, _ in walk(page) if isinstance(n, dcc.Tabs))
+    assert tabs.id == ids.COMMS_TABS and tabs.value == "compose"
+    assert [t.label for t in tabs.children] == ["撰写与预览 Compose", "审核与发布 Review & publish",
+                                                "回复 Replies", "传播效果 Reach"]
+    expected = {
+        "compose": [ids.COMMS_TEMPLATE, ids.COMMS_SOURCE, ids.COMMS_CONTROL_FORM,
+                    ids.COMMS_HASHTAGS, ids.COMMS_MENTIONS, ids.COMMS_BTN_DRAFT,
+                    ids.COMMS_BTN_TAGS, ids.COMMS_BTN_SAVE, ids.COMMS_BTN_NEW, ids.COMMS_TEXT,
+                    ids.COMMS_COMPOSE_MSG, *ids.COMMS_PREVIEW.values(),
+                    *ids.COMMS_COUNT.values(), *ids.COMMS_COPY.values()],
+        "review": [ids.COMMS_LIST, ids.COMMS_SELECT, ids.COMMS_BTN_LOAD, ids.COMMS_BTN_APPROVE,
+                   ids.COMMS_PUB_CHANNEL, ids.COMMS_PUB_POSTID, ids.COMMS_BTN_PUBLISH,
+                   ids.COMMS_SELECTED],
+        "replies": [ids.COMMS_RESPONSE, ids.COMMS_REPORTS, ids.COMMS_REPLY_SELECT,
+                    ids.COMMS_REPLY_TEXT, ids.COMMS_BTN_REPLY, ids.COMMS_REPLY_MSG],
+        "reach": [ids.COMMS_REACH_PANEL, ids.COMMS_REACH_PERIOD, ids.COMMS_BTN_CSV,
+                  ids.COMMS_BTN_POSTS_CSV, ids.COMMS_UPLOAD, ids.COMMS_REACH_MSG,
+                  ids.COMMS_REACH_HEADLINE, ids.COMMS_REACH_DAILY, ids.COMMS_REACH_CUMUL,
+                  ids.COMMS_REACH_POSTS, ids.COMMS_REACH_POST_FIG],
+        None: [ids.COMMS_TICK, ids.COMMS_DATA, ids.COMMS_EDITING, ids.COMMS_SELECTED_REV,
+               ids.COMMS_CHANGED, ids.COMMS_REPLIED, ids.COMMS_REACH_IMPORTED,
+               ids.COMMS_DOWNLOAD, ids.COMMS_REVIEW_MSG, ids.COMMS_TABS],
+    }
+    for tab, wanted in expected.items():
+        for cid in wanted:
+            assert cid in where and where[cid] == tab, (cid, where.get(cid, "missing"), tab)
+    assert L.layout([], None, tab="reach").children[-1].value == "reach"

@@ -174,3 +174,17 @@ def test_reports_awaiting_a_reply_oldest_first(r, keys, store):
 def test_reply_needs_the_permission(r, keys, store):
     with pytest.raises(BulletinError):
         mark_replied(r, keys, User("fu", "aux"), "weibo:cluster:a")
+
+
+def test_sms_is_published_without_a_post_id(bs, draft, r, keys):
+    """An SMS has no post id: the record gets one of its own, whatever was typed."""
+    rev = bs.approve(draft.id, WANG, 1).rev
+    rec = bs.publish(draft.id, LI, rev, "sms", "")
+    assert rec.state == "published"
+    assert rec.publications[0]["channel"] == "sms"
+    assert rec.publications[0]["post_id"] == f"sms-{draft.id}-1"
+    again = bs.publish(draft.id, LI, rec.rev, "sms", "<script>")   # typed text is ignored
+    assert [p["post_id"] for p in again.publications] == [f"sms-{draft.id}-1",
+                                                          f"sms-{draft.id}-2"]
+    with pytest.raises(BulletinError, match="post id"):
+        bs.publish(draft.id, LI, again.rev, "weibo", "")              # Weibo still needs one

@@ -104,7 +104,9 @@ def test_wechat_title_and_digest():
     body = "第一句话说明情况。" * 20                       # 180 characters, sentences of 9
     ct = render(b(body, title="标" * 64), "wechat")
     title, digest, whole = ct.parts
-    assert (ct.length, ct.limit, ct.over) == (64, 64, False)
+    # the headline number is the body against its limit (not the title's length)
+    assert (ct.length, ct.limit, ct.over) == (180, 20_000, False)
+    assert (title[2], title[3]) == (64, 64)
     assert digest[1] == "第一句话说明情况。" * 13 and digest[2] == 117
     assert whole[2] == 180
     assert render(b(body, title="标" * 65), "wechat").over
@@ -140,3 +142,11 @@ def test_every_channel_renders_and_unknown_is_refused():
 def test_cut_keeps_whole_graphemes():
     assert cut(FAMILY * 5, 3) == FAMILY * 2 + "…"
     assert cut("abc", 3) == "abc"
+
+
+def test_wechat_counter_counts_the_body_not_the_title():
+    short_title = render(b("路" * 300, title="路况"), "wechat")
+    assert (short_title.length, short_title.limit) == (300, 20_000)
+    assert short_title.parts[0][2] == 2              # the title still has its own count
+    long_body = render(b("路" * 20_001, title="路况"), "wechat")
+    assert long_body.over and long_body.length == 20_001

@@ -124,3 +124,48 @@ def test_a_cleared_notice_waits_for_dispatch_to_clear_the_incident(r, keys, stor
     choices = drafts.accident_choices(r, keys, store, NOW + 120)
     assert choices[0]["value"] == inc and "已清除" in choices[0]["label"]
     assert all(c["value"] != "t:acc3" for c in choices)   # listed once, as its incident
+
+
+def test_cleared_traffic_notice_says_why_a_stretch_is_left_out(r, keys, store, settings):
+    """Only the stretches the fused congestion says flow now (level 1) are named; each one
+    left out is in the notes with its reason (still congested, or no live reading)."""
+    net = get_network(settings.state_dir)
+    a, b = net.segments_of("东岳大街")[:3], net.segments_of("泰山大街")[:3]
+    store.set_congestion([(s, 3, 10.0, "amap", NOW) for s in a + b], now=NOW)
+    earlier = build(r, keys, store, settings, "traffic")
+    rec = BulletinStore(r, keys).create(earlier, User("li", "comms"), now=NOW)
+    store.set_congestion([(s, 1, 45.0, "amap", NOW + 60) for s in a], now=NOW + 60)
+    store.set_congestion([(s, 4, 5.0, "amap", NOW + 60) for s in b], now=NOW + 60)
+    bulletin, notes = drafts.build_with_notes(r, keys, store, settings, "cleared", rec.id,
+                                              "泰安路况", "", {}, NOW + 60)
+    assert "东岳大街" in bulletin.place and "泰山大街" not in bulletin.text
+    assert len(notes) == 1 and "泰山大街" in notes[0] and "仍严重拥堵" in notes[0]
+    # nothing flows: refused, naming what is still congested
+    store.set_congestion([(s, 2, 20.0, "amap", NOW + 120) for s in a], now=NOW + 120)
+    with pytest.raises(BulletinError, match="仍缓行.*仍严重拥堵|仍严重拥堵.*仍缓行"):
+        drafts.build_with_notes(r, keys, store, settings, "cleared", rec.id, "", "", {},
+                                NOW + 120)
+
+
+def test_cleared_accident_notice_checks_the_place_is_flowing(r, keys, store, settings):
+    """A follow-up to an accident notice: refused while the fused congestion says its
+    segment is congested; a note when there is no live reading; fine when it flows."""
+    net = get_network(settings.state_dir)
+    seg = net.segments_of("东岳大街")[0]
+    ev = RoadEvent(id="t:acc9", kind="incident", category="accident", severity=2, source="t",
+                   observed_at=datetime.fromtimestamp(NOW - 600, timezone.utc), lon=117.1,
+                   lat=36.19, segment_id=seg, road_names=("东岳大街",),
+                   attrs={"place": "东岳大街与青年路路口"})
+    store.upsert_events([ev], now=NOW)
+    notice = build(r, keys, store, settings, "accident", "t:acc9")
+    rec = BulletinStore(r, keys).create(notice, User("li", "comms"), now=NOW)
+    _b, notes = drafts.build_with_notes(r, keys, store, settings, "cleared", rec.id, "", "",
+                                        {}, NOW)
+    assert len(notes) == 1 and "暂无实时路况" in notes[0]
+    store.set_congestion([(seg, 3, 10.0, "amap", NOW)], now=NOW)
+    with pytest.raises(BulletinError, match="仍拥堵"):
+        drafts.build_with_notes(r, keys, store, settings, "cleared", rec.id, "", "", {}, NOW)
+    store.set_congestion([(seg, 1, 40.0, "amap", NOW + 60)], now=NOW + 60)
+    b, notes = drafts.build_with_notes(r, keys, store, settings, "cleared", rec.id, "", "",
+                                       {}, NOW + 60)
+    assert notes == [] and "现场已恢复通行" in b.text

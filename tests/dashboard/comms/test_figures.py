@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -39,7 +40,7 @@ def test_figures_of_a_report_with_previous_and_reference():
     assert this["y"] == [1000, 1000, 26000] and this["x"] == [1, 2, 3]
     assert prev["y"] == [0, 500] and prev["line"]["dash"] == "dash"
     assert ref["x"] == [1, 7] and ref["y"] == [90000, 90000]
-    assert "2014年黄金周总阅读 90,000" in ref["hovertemplate"]
+    assert "2014年黄金周总阅读 9.0万" in ref["hovertemplate"]          # 万, never "90k"
     assert cumul["layout"]["xaxis"]["tickprefix"] == "第"
 
 
@@ -63,3 +64,40 @@ def test_period_report_reads_the_imported_figures(r, keys, settings):
         figures.period_report(r, keys, settings.state_dir, "national-day|2026-10-02|2026-10-07")
     with pytest.raises(HolidayError):
         figures.period_report(r, keys, settings.state_dir, None)
+
+
+def test_counts_are_written_with_wan_and_yi_on_axes_and_in_hover():
+    """No plotly SI ("k", "M") anywhere: tick labels and hover text are ours (万/亿)."""
+    rep = {"from": "2026-10-01", "holiday": {"name": "国庆"},
+           "reads_per_day": [day("2026-10-01", 1_234_567), day("2026-10-02", 8_312)],
+           "reference": {"label": "2014年黄金周", "reads": 2_065_899, "days": 7}}
+    daily, cumul = figures.reach_figures(rep)
+    bars = daily["data"][0]
+    assert bars["hovertext"] == ["123.5万", "8,312"]
+    assert "%{hovertext}" in bars["hovertemplate"] and "%{y" not in bars["hovertemplate"]
+    ticks = daily["layout"]["yaxis"]
+    assert ticks["tickmode"] == "array" and ticks["ticktext"][0] == "0"
+    assert all(t.endswith("万") for t in ticks["ticktext"][1:])
+    assert ticks["tickvals"][-1] >= 1_234_567 and len(ticks["tickvals"]) == len(
+        ticks["ticktext"])
+    cum_axis = cumul["layout"]["yaxis"]
+    assert cum_axis["tickvals"][-1] >= 2_065_899          # the reference line is covered
+    assert cumul["data"][0]["hovertext"] == ["123.5万", "124.3万"]
+    text = json.dumps([daily, cumul], ensure_ascii=False)
+    assert not re.search(r"\d(k|M|G)\b", text)
+
+
+def test_one_posts_reads_over_time():
+    from datetime import timezone
+
+    post = {"id": "4179082571460369", "time": "2026-10-01 08:00"}
+    fig = figures.post_figure(post, [(1_790_000_000.0, 1200), (1_790_003_600.0, 15_000)],
+                              timezone.utc)
+    (trace,) = fig["data"]
+    assert trace["y"] == [1200, 15_000] and trace["hovertext"] == ["1,200", "1.5万"]
+    assert trace["x"][0].startswith("2026-09-21")
+    assert "4179082571460369" in fig["layout"]["title"]["text"]
+    assert fig["layout"]["yaxis"]["ticktext"][-1].endswith("万")
+    empty = figures.post_figure(post, [], timezone.utc)
+    assert empty["data"] == [] and "no reads snapshot" in json.dumps(empty)
+    assert figures.post_figure(None, [], timezone.utc)["data"] == []

@@ -9,8 +9,8 @@ import pytest
 from dashboard.cli import reach as reach_cli
 from dashboard.comms.holidays import HolidayCalendar
 from dashboard.comms.reach import (REFERENCE_FILE, BadValue, ReachFileError, ReachStore, cumulative,
-                             load_references, parse_count, parse_file, parse_post_id, report,
-                             report_csv)
+                             load_references, parse_count, parse_file, parse_post_id,
+                             post_rows, posts_csv, reads_series, report, report_csv)
 from dashboard.timeutil import SHANGHAI
 
 pytestmark = pytest.mark.topologies("single", "cluster")
@@ -261,9 +261,13 @@ def test_cli_exit_codes(settings, tmp_path, capsys):
     assert code == 2 and out == "" and "no post id column" in err
     code, _, err = run_cli(["reach", "import", str(tmp_path / "missing.csv")], settings, capsys)
     assert code == 2 and "cannot read" in err
-    code, _, err = run_cli(["reach", "report", "--holiday", "national-day", "--year", "2031"],
+    # 2031 is derived from the statutory rules (provisional); 2150 is beyond every source
+    code, out, _ = run_cli(["reach", "report", "--holiday", "national-day", "--year", "2031"],
                            settings, capsys)
-    assert code == 2 and "no holiday data for 2031" in err
+    assert code == 0 and json.loads(out)["holiday"]["provisional"] is True
+    code, _, err = run_cli(["reach", "report", "--holiday", "national-day", "--year", "2150"],
+                           settings, capsys)
+    assert code == 2 and "no holiday data for 2150" in err
     code, _, err = run_cli(["reach", "report", "--from", "2026-10-07", "--to", "2026-10-01"],
                            settings, capsys)
     assert code == 2
@@ -312,3 +316,41 @@ def test_poller_survives_a_dead_upstream(settings, store):
     assert out["posts"] == 0 and len(out["errors"]) == 2
     health = store.feed_health("reach")["reach"]
     assert health["errors"] == "1" and health["last_error"]
+
+
+# -- per post: the table, each post's reads over time, the CSV ------------------------------
+def test_period_posts_table_and_reads_over_time(rs):
+    rs.import_file(CSV_ZH.encode(), at=at(2, 10))
+    later = CSV_ZH.replace('"12,345"', "2.5万").replace("1.2万", "1.3万")
+    rs.import_file(later.encode(), at=at(3, 10))
+    rs.import_file(json.dumps({"statuses": [{"idstr": "4179082571460369",
+                                             "created_at": "Thu Oct 01 08:00:00 +0800 2026",
+                                             "reposts_count": 11, "comments_count": 6,
+                                             "attitudes_count": 21}]}).encode(), at=at(3, 11))
+    rows = rs.period_posts(date(2026, 10, 1), date(2026, 10, 1))
+    assert [r["id"] for r in rows] == ["4179082571460369", "4179082571460370"]   # most read
+    first = rows[0]
+    assert (first["reads"], first["reposts"], first["comments"], first["likes"]) == (
+        25_000, 11, 6, 21)                                 # the latest of each metric
+    assert first["time"] == "2026-10-01 08:00" and first["text"].startswith("#泰安路况#")
+    assert rs.period_posts(date(2026, 10, 2), date(2026, 10, 7))[0]["reads"] == 65605
+    # reads over time: the CSV snapshots (the API's carry no reads)
+    series = reads_series(rs.snapshots("4179082571460369"))
+    assert series == [(at(2, 10), 12345), (at(3, 10), 25_000)]
+    assert reads_series([{"at": 1, "reads": None}, {"at": 2, "reads": True}]) == []
+
+
+def test_posts_csv_escapes_formulas_and_keeps_missing_values_empty():
+    rows = post_rows([{"id": "1", "created_at": f"{at(1, 8):.0f}", "text": "=HYPERLINK(\"x\")",
+                       "reads": "10"},
+                      {"id": "2", "created_at": f"{at(1, 9):.0f}", "text": "ok",
+                       "reposts": "3"}])
+    assert [r["id"] for r in rows] == ["1", "2"] and rows[1]["reads"] is None
+    text = posts_csv(rows)
+    assert text.startswith("\ufeff")                     # Excel reads the Chinese header
+    import csv
+    import io
+    table = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert table[0] == ["微博ID", "发布时间", "阅读数", "转发数", "评论数", "点赞数", "微博内容"]
+    assert table[1] == ["1", "2026-10-01 08:00", "10", "", "", "", "'=HYPERLINK(\"x\")"]
+    assert table[2] == ["2", "2026-10-01 09:00", "", "3", "", "", "ok"]
