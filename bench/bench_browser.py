@@ -176,7 +176,7 @@ def measure(base: str, mode: str, store: Store, ids: list[str], rnd: random.Rand
         net.drain(d)
         # MapLibre fetches the geometry in a Web Worker, whose requests the page's CDP log
         # does not show: its size on the wire is measured by asking for it the same way
-        geo = httpx.get(f"{base}/api/v1/network.geojson?token={TOKEN}",
+        geo = httpx.get(f"{base}/api/v1/network.geojson?token={TOKEN}", timeout=120,
                         headers={"Accept-Encoding": "gzip"}) if mode == "maplibre" else None
         geo_bytes = int(geo.headers["Content-Length"]) if geo is not None else 0
         out: dict = {"first_render_s": round((first - origin) / 1000, 2),
@@ -225,6 +225,17 @@ def measure(base: str, mode: str, store: Store, ids: list[str], rnd: random.Rand
         b.quit()
 
 
+def warmed(base: str, timeout: float = 120.0) -> None:
+    """Wait until the web workers have built the network's geometry (app.py warms it in the
+    background at start): three geometry answers in a row within a second each."""
+    deadline, fast = time.monotonic() + timeout, 0
+    while fast < 3 and time.monotonic() < deadline:
+        t = time.monotonic()
+        httpx.get(f"{base}/api/v1/network.geojson?token={TOKEN}", timeout=timeout,
+                  headers={"Accept-Encoding": "gzip"})
+        fast = fast + 1 if time.monotonic() - t < 1.0 else 0
+
+
 def run_one(redis_url: str, size: int, mode: str, tmp: Path, rnd: random.Random) -> dict:
     prefix = f"lkbench{uuid.uuid4().hex[:8]}"
     state = tmp / prefix
@@ -240,6 +251,7 @@ def run_one(redis_url: str, size: int, mode: str, tmp: Path, rnd: random.Random)
                "LUKUANG_WALL_TOKEN": TOKEN, "LUKUANG_WALL_MAP": mode, "LUKUANG_WORKERS": "2"}
         env.pop("LUKUANG_CONFIG", None)
         _, base, _, _ = common.start_web(procs, env, state, TOKEN)
+        warmed(base)
         entry = {"segments": len(ids), "map": mode, **measure(base, mode, store, ids, rnd)}
         print(json.dumps(entry), file=sys.stderr, flush=True)
         return entry

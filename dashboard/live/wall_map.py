@@ -74,6 +74,21 @@ def network_geojson_bytes(network, geom: NetGeom) -> tuple[bytes, bytes]:
     return _bodies.get(geom.key, build)
 
 
+def warm(get_network) -> None:
+    """Build what the wall's first load needs from the network (the network itself, its
+    plain geometry, the GeoJSON body) in this process now, before a wall asks: at 100,000
+    segments that is 5-7 s of a web worker's time that would otherwise land on the first
+    wall's first request to each worker. ``get_network()`` returns the active network; no
+    network (none imported yet) is not an error here."""
+    from dashboard.live.wall import net_geom
+
+    try:
+        network = get_network()
+    except Exception:  # noqa: BLE001 - no network file yet: nothing to warm
+        return
+    network_geojson_bytes(network, net_geom(network))
+
+
 # -- levels ----------------------------------------------------------------------------------
 def level_vector(geom: NetGeom, levels: dict[str, int]) -> str:
     """One character per segment of ``geom.ids``: its level, or ``NO_LEVEL``."""
@@ -154,12 +169,11 @@ def map_style(network, geom: NetGeom | None, geojson_url: str | None,
     the level, on top), the marker layers. No glyphs, no sprite, no tiles."""
     districts = basemap.districts_geojson(network) if network is not None else \
         {"type": "FeatureCollection", "features": []}
-    base = basemap.build_style(network, scale) if network is not None else None
     layers: list[dict[str, Any]] = [
         {"id": "background", "type": "background",
          "paint": {"background-color": basemap.BACKGROUND}}]
-    if base is not None:
-        layers += [lyr for lyr in base["layers"] if lyr["id"].startswith("district")]
+    if network is not None:
+        layers += basemap.district_layers(scale)
     sources: dict[str, Any] = {"districts": {"type": "geojson", "data": districts},
                                "markers": {"type": "geojson", "data": {
                                    "type": "FeatureCollection", "features": []}}}

@@ -68,3 +68,19 @@ def test_the_style_fetches_nothing_but_the_geometry():
     assert [i for i in ids_ if i in ("roads", "levels")] == ["levels"]
     assert ids_.index("levels") < ids_.index("incidents")
     assert "feature-state" in json.dumps(style["layers"][ids_.index("levels")]["paint"])
+
+
+def test_warm_builds_the_geometry_body_before_any_request():
+    net = network()
+    geom = W.net_geom(net)
+    WM._bodies.clear()
+    assert WM._bodies.peek(geom.key) is None
+    WM.warm(lambda: net)
+    plain, packed = WM._bodies.peek(geom.key)
+    assert json.loads(plain)["features"] and packed[:2] == b"\x1f\x8b"
+
+
+def test_warm_without_a_network_does_nothing():
+    def missing():
+        raise FileNotFoundError("no network imported")
+    WM.warm(missing)   # no exception: a city without roads yet still starts
