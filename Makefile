@@ -6,18 +6,32 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test bench fuzz fault audit audit-offline clean install
 
+# pip's and setuptools' output (build warnings, ~130 lines on a first install) goes to this
+# file; the terminal gets one line, or the end of the log and its path when the install fails
+PIP_LOG := $(VENV)/pip-install.log
+PIP_ENV := PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_PROGRESS_BAR=off PIP_NO_INPUT=1
+
 $(PY):
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet --upgrade pip setuptools
-	$(PY) -m pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@echo "lukuang: installing into $(VENV) (a minute or so the first time) ..."
+	@start=$$(date +%s); \
+	if { $(PIP_ENV) $(PY) -m pip install --upgrade pip setuptools \
+	     && $(PIP_ENV) $(PY) -m pip install -e '.[test]'; } > $(PIP_LOG) 2>&1; then \
+	  echo "lukuang: installed in $$(( $$(date +%s) - start )) s (pip's output: $(PIP_LOG))"; \
+	else \
+	  tail -n 30 $(PIP_LOG); \
+	  echo "lukuang: the install failed; pip's whole output is in $(PIP_LOG)"; exit 1; \
+	fi
+	@touch $(STAMP)
 
 install: $(STAMP)
 
+# `make run` prints the pages, the accounts to create and where the logs go once the web
+# answers; RUN_ARGS=--verbose (or LUKUANG_VERBOSE=1) shows every log line, each feed poll too
 run: $(STAMP)
-	$(VENV)/bin/lukuang run
+	@$(VENV)/bin/lukuang run $(RUN_ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest -q

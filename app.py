@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable
 
 import dash
 import redis
@@ -21,10 +22,14 @@ from dashboard.web import audit_export as dispatch_api
 from dashboard.web import network_geojson, session
 from dashboard.web.api import make_api
 from dashboard.web.public_api import make_public
+from dashboard.web.sms_api import make_sms
 from dashboard.services import Services
 from dashboard.storage.connection import SERVE, open_redis
 from dashboard.settings import Settings, load_settings
 from layouts import pages
+
+if TYPE_CHECKING:
+    from dashboard.cli.supervisor import Supervisor
 
 log = logging.getLogger("lukuang.app")
 
@@ -151,6 +156,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
         session.install(app.server, services)
     app.server.register_blueprint(make_api(services))
     app.server.register_blueprint(make_public(services))   # /public, /api/v1/public/*: anonymous
+    app.server.register_blueprint(make_sms(services))   # /api/v1/sms/inbound: gateway secret
     if settings.trusted_proxies > 0:   # the client address from the proxies' X-Forwarded-For
         from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -208,6 +214,13 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     # registered library"). Do it now, before the worker serves anything.
     with app.server.test_request_context("/"):
         app._setup_server()
+    if settings.wall_map != "plotly":
+        # the road geometry of the wall's map, built in the background as the worker starts
+        import threading
+
+        from dashboard.live.wall_map import warm
+        threading.Thread(target=warm, args=(lambda: svc.network,), name="lukuang-warm",
+                         daemon=True).start()
 
     @app.server.get("/healthz")
     def healthz():
@@ -283,15 +296,15 @@ def cmd_run(args, settings: Settings) -> int:
     sup.add("web", web_argv(settings.host, port, args.workers or settings.workers,
                             args.access_log, log_config=str(web_log)), critical=True)
     sup.ready, sup.on_ready = run_banner(settings, svc, port, demo, sup)
-    print(f"lukuang: starting (Redis {svc.handle.mode} at {svc.handle.url}); the addresses "
-          f"follow once the web answers. Logs: {log_dir}/", flush=True)
+    print(f"lukuang: starting; the addresses follow once the web answers (logs: {log_dir}/)",
+          flush=True)
     try:
         return sup.run()
     finally:
         svc.close()
 
 
-def web_log_config(log_dir, verbose: bool, access_log: bool):
+def web_log_config(log_dir: Path, verbose: bool, access_log: bool) -> Path:
     """Write gunicorn's logging configuration (web.log, the terminal, access.log with
     ``--access-log``) next to the logs; returns its path."""
     import json
@@ -305,7 +318,8 @@ def web_log_config(log_dir, verbose: bool, access_log: bool):
     return path
 
 
-def run_banner(settings: Settings, svc: Services, port: int, demo: bool, sup):
+def run_banner(settings: Settings, svc: Services, port: int, demo: bool,
+               sup: Supervisor) -> tuple[Callable[[], bool], Callable[[], None]]:
     """(ready, on_ready) for the supervisor: /healthz answers 200, then print every page's
     address, the accounts still to create and where the logs are."""
     import os

@@ -179,6 +179,23 @@ class Settings:
     fusion_distinct_feeds: str = "waze"
     feeds: tuple[FeedConfig, ...] = ()
     config_file: Path | None = None
+    # the terminal of `lukuang run` (and any command): with log_file set, the log goes there
+    # (INFO and up) and the terminal shows warnings and errors only; verbose shows every line
+    # in the terminal too, one per feed poll included (`lukuang run` gives each of its
+    # processes a file under <state_dir>/logs/)
+    verbose: bool = False
+    log_file: str = ""
+    # the demo's first start fills 8 days of simulated congestion index history (the trend
+    # chart and its "last week" line), marked simulated (feeds/backfill.py); off: start empty
+    demo_backfill: bool = True
+    # the SMS road query (POST /api/v1/sms/inbound, dashboard.web.sms_api): the gateway's
+    # shared secret (empty: the route answers 503); queries per sender number per window, and
+    # requests per client address (the gateway's) per window; 0 or less turns a limit off
+    sms_secret: str = ""
+    sms_rate_limit: int = 5
+    sms_rate_window_s: int = 300
+    sms_ip_rate_limit: int = 600
+    sms_ip_rate_window_s: int = 60
 
     @property
     def redis_db_effective(self) -> int:
@@ -257,6 +274,14 @@ _ENV_MAP = {
     "LUKUANG_FUSION_MOVING_CATEGORIES": "fusion_moving_categories",
     "LUKUANG_FUSION_JOIN_ONLY": "fusion_join_only",
     "LUKUANG_FUSION_DISTINCT_FEEDS": "fusion_distinct_feeds",
+    "LUKUANG_VERBOSE": "verbose",
+    "LUKUANG_LOG_FILE": "log_file",
+    "LUKUANG_DEMO_BACKFILL": "demo_backfill",
+    "LUKUANG_SMS_SECRET": "sms_secret",
+    "LUKUANG_SMS_RATE_LIMIT": "sms_rate_limit",
+    "LUKUANG_SMS_RATE_WINDOW_S": "sms_rate_window_s",
+    "LUKUANG_SMS_IP_RATE_LIMIT": "sms_ip_rate_limit",
+    "LUKUANG_SMS_IP_RATE_WINDOW_S": "sms_ip_rate_window_s",
 }
 
 

@@ -361,13 +361,41 @@ def run_housekeeping(settings: Settings, stop_event: threading.Event, *,
     run --no-feeds``, or no feed configured) so that the index chart never stays empty.
     Running it next to a feed runner is harmless: both writes of a minute are the same."""
     handle, store, network = _store_and_network(settings, store, network)
+    backfill = demo_backfill_thread(settings, store, network, stop_event)
     log.info("housekeeping: expiring events and recording the congestion index every %.0f s",
              INDEX_EVERY_S)
     try:
+        if backfill is not None:
+            backfill.start()
         housekeeping(store, network, stop_event, threading.Event(), settings.congestion_stale_s)
     finally:
+        if backfill is not None:
+            backfill.join(JOIN_TIMEOUT_S)
         if handle is not None:
             handle.close()
+
+
+def demo_backfill_thread(settings: Settings, store: Store, network: Callable[[], Any],
+                         stop_event: threading.Event) -> threading.Thread | None:
+    """The demo's first start: claim the simulated history now, before the live index
+    records its first minute, and write it in a thread (``feeds.backfill``); None when there
+    is nothing to do (not the demo, history already there, …). Never raises."""
+    from .backfill import plan_backfill, write_backfill
+
+    try:
+        span = plan_backfill(settings, store)
+    except Exception:  # noqa: BLE001 - the demo runs without its history
+        log.exception("demo history: cannot plan the backfill")
+        return None
+    if span is None:
+        return None
+
+    def run() -> None:
+        try:
+            write_backfill(settings, store, network(), span, stop=stop_event)
+        except Exception:  # noqa: BLE001
+            log.exception("demo history: the backfill failed")
+    return threading.Thread(target=run, name="demo-backfill", daemon=True)
 
 
 def run_feeds(settings: Settings, feeds: list[FeedConfig], stop_event: threading.Event, *,
@@ -413,7 +441,11 @@ def run_feeds(settings: Settings, feeds: list[FeedConfig], stop_event: threading
 
             threads.append(threading.Thread(target=run_reach_poller, name="feed-reach",
                                             daemon=True, args=(settings, store, stop_event)))
-        names = [t.name[len("feed-"):] for t in threads if t.name != "feed-housekeeping"]
+            backfill = demo_backfill_thread(settings, store, network, stop_event)
+            if backfill is not None:   # the demo's first start: its simulated history
+                threads.append(backfill)
+        names = [t.name[len("feed-"):] for t in threads
+                 if t.name.startswith("feed-") and t.name != "feed-housekeeping"]
         log.info("runner %s: %d feed(s): %s", runner_id, len(names), ", ".join(names))
         for t in threads:
             t.start()

@@ -212,3 +212,17 @@ class Keys:
     def report_replies(self) -> str:
         """Hash: citizen report event id -> JSON {by, at, text} of the account's reply."""
         return f"{self.base}replies"
+
+    # the demo's simulated history (appended by the demo backfill, feeds/backfill.py) --------
+    def history_simulated(self) -> str:
+        """Hash: the time-series history that is simulated, not observed: ``from`` and ``to``
+        (epoch seconds, the range written), ``metrics`` (comma-separated, e.g.
+        ``cidx:city,ckm:city,…``), ``step_s``, ``source`` and ``written_at``. Set by the demo's
+        first start only; a chart may mark values inside [from, to) as simulated."""
+        return f"{self.base}history:simulated"
+
+    # the SMS road query (appended by the SMS work, dashboard/web/sms_api.py) ----------------
+    def sms_counts(self) -> str:
+        """Hash: SMS webhook outcome -> count (answered_road, refused_auth, refused_rate_sender,
+        …); no numbers, no texts."""
+        return f"{self.base}sms:counts"

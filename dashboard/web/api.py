@@ -9,6 +9,8 @@
   holiday crowd); bodies are cached by data version in Redis for every worker, keyed by the
   parameters each route reads and within a memory budget (``respond``).
 - Anonymous callers are rate limited per client (``api_rate_limit``); 429 with Retry-After.
+- Any other path under /api/ answers a JSON 404 (405 for a known path asked with a method it
+  does not take), never the Dash page (``add_not_found_routes``).
 """
 from __future__ import annotations
 
@@ -593,7 +595,61 @@ def make_api(get_services: Callable[[], Any]) -> Blueprint:
         resp.headers["Cache-Control"] = "public, max-age=3600"
         return resp
 
+    # registered on the app itself (a blueprint's rules all sit under its url_prefix): every
+    # path under /api/ that no route of any blueprint answers, whatever the method
+    bp.record_once(lambda state: add_not_found_routes(state.app))
     return bp
+
+
+# -- unknown paths under /api/ ---------------------------------------------------------------
+NOT_FOUND_ENDPOINT = "api_not_found"
+NOT_FOUND_RULES = ("/api", "/api/", "/api/<path:rest>")
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def add_not_found_routes(app) -> None:
+    """Answer a JSON 404 for every unknown path under /api/ (any method) instead of the
+    Dash page that its catch-all route would serve with 200. A known path asked with a method
+    it does not take keeps its 405 (with Allow). The specific routes of every blueprint win
+    over these rules (werkzeug matches static parts before converters)."""
+    for rule in NOT_FOUND_RULES:
+        app.add_url_rule(rule, NOT_FOUND_ENDPOINT, api_not_found, methods=list(HTTP_METHODS),
+                         provide_automatic_options=False, strict_slashes=False)
+
+
+def api_not_found(rest: str = "") -> Response:
+    """``{"error": "not found", "path": …}`` with 404, or 405 when another method of the
+    path is served."""
+    allowed = _methods_served(request.path)
+    if allowed and request.method not in allowed:
+        resp = jsonify({"error": "method not allowed", "path": request.path,
+                        "allowed": sorted(allowed)})
+        resp.status_code = 405
+        resp.headers["Allow"] = ", ".join(sorted(allowed))
+    else:
+        resp = jsonify({"error": "not found", "path": request.path})
+        resp.status_code = 404
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+def _methods_served(path: str) -> set[str]:
+    """The methods a real route (not these catch-alls, not Dash's page route) takes at
+    ``path``."""
+    from flask import current_app
+    from werkzeug.exceptions import HTTPException
+    from werkzeug.routing import RequestRedirect
+
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    served: set[str] = set()
+    for method in HTTP_METHODS:
+        try:
+            rule, _ = adapter.match(path, method=method, return_rule=True)
+        except (HTTPException, RequestRedirect):
+            continue
+        if rule.endpoint != NOT_FOUND_ENDPOINT:
+            served.add(method)
+    return served
 
 
 def _safe_network(svc):

@@ -28,14 +28,24 @@ def test_run_without_feeds_keeps_the_congestion_index(settings, store, tmp_path,
     host = LukuangProc(lukuang_argv("run", *flags, "--port", str(free_port())),
                        base_env(settings.redis_url, settings.key_prefix, tmp_path / "state"),
                        tmp_path / "run.log").start()
+    run_log = tmp_path / "state" / "logs" / "run.log"
+
+    def logged() -> str:
+        return run_log.read_text() if run_log.exists() else ""
     try:
         at = datetime.now(timezone.utc)
         assert wait_for(lambda: store.timeseries("cidx:city", at - timedelta(minutes=5),
                                                  at + timedelta(minutes=1)), 60), host.tail()
-        assert wait_for(lambda: "started web" in host.tail(), 60), host.tail()
-        log = host.tail(100_000)
+        assert wait_for(lambda: "started web" in logged(), 60), host.tail() + logged()
+        assert wait_for(lambda: "Pages:" in host.tail(), 60), host.tail()
+        log = logged()
         assert "started housekeeping" in log and "started feeds" not in log, log
         assert log.count(NO_FEED) == (0 if "--no-feeds" in flags else 1), log
+        # the terminal: the warning too, but not the lines that say all is well
+        terminal = host.tail(100_000)
+        assert terminal.count(NO_FEED) == log.count(NO_FEED), terminal
+        assert "started housekeeping" not in terminal and "started web" not in terminal
+        assert (tmp_path / "state" / "logs" / "housekeeping.log").exists()
     finally:
         host.stop()
 
