@@ -495,7 +495,33 @@ def congestion_figure(store: Store, districts: Iterable[str], now: float, tz: Zo
     layout["yaxis"].update(range=[0, max(40.0, top * 1.15)], ticksuffix="%")
     if not any(t["x"] for t in traces):
         layout["annotations"] = [_no_data(scale)]
+    else:
+        _mark_simulated(layout, store.simulated_history(), start, end, week, tz, scale)
     return {"data": traces, "layout": layout}
+
+
+def _mark_simulated(layout: dict[str, Any], span: tuple[float, float] | None, start: datetime,
+                    end: datetime, week: timedelta, tz: ZoneInfo, scale: float) -> None:
+    """Shade the part of the chart drawn from simulated history (the demo's backfill), for
+    today's line and for last week's (drawn a week later), and say so."""
+    if span is None:
+        return
+    shown = []
+    for shift in (timedelta(0), week):   # today's line; last week's, drawn a week later
+        lo = max(datetime.fromtimestamp(span[0], timezone.utc) + shift, start)
+        hi = min(datetime.fromtimestamp(span[1], timezone.utc) + shift, end)
+        if lo < hi:
+            shown.append((lo, hi))
+    if not shown:
+        return
+    lo, hi = min(a for a, _ in shown), max(b for _, b in shown)
+    layout["shapes"] = [{"type": "rect", "xref": "x", "yref": "paper", "x0": _local(lo, tz),
+                         "x1": _local(hi, tz), "y0": 0, "y1": 1, "line": {"width": 0},
+                         "fillcolor": "rgba(143,163,191,0.10)", "layer": "below"}]
+    layout["annotations"] = [{"text": "模拟历史 simulated", "showarrow": False, "xref": "x",
+                              "yref": "paper", "x": _local(lo, tz), "y": 1, "xanchor": "left",
+                              "yanchor": "top",
+                              "font": {"size": 12 * scale, "color": "#8fa3bf"}}]
 
 
 def hourly_figure(store: Store, now: float, tz: ZoneInfo, scale: float = 1.0) -> dict:

@@ -470,6 +470,15 @@ class Store:
                         "source": source, "at": at_f}
         return out
 
+    def simulated_history(self) -> tuple[float, float] | None:
+        """The span (epoch seconds) of history written by the demo's backfill, not by feeds
+        (``keys.history_simulated``), or None."""
+        h = self.r.hgetall(self.keys.history_simulated())
+        try:
+            return float(h["from"]), float(h["to"])
+        except (KeyError, TypeError, ValueError):
+            return None
+
     def timeseries(self, metric: str, start: datetime, end: datetime,
                    step_minutes: int = 1, how: str = "sum") -> list[tuple[datetime, float]]:
         """Values of ``metric`` per step between two aware datetimes (UTC buckets).

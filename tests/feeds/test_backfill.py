@@ -87,7 +87,11 @@ def test_first_start_writes_8_days_marked_simulated_and_the_week_line_is_there(
     week = traces["上周同日 last week"]
     assert len(week["x"]) >= 24 * 6 - 1 and max(week["y"]) > 0
     assert len(traces["全市 city"]["x"]) >= 24 * 6 - 1
-    assert "annotations" not in fig["layout"]
+    # the span drawn from simulated history is shaded and says so (here: the whole chart)
+    assert [a["text"] for a in fig["layout"]["annotations"]] == ["模拟历史 simulated"]
+    (shade,) = fig["layout"]["shapes"]
+    assert shade["x0"] == fig["layout"]["xaxis"]["range"][0]
+    assert shade["x1"] <= fig["layout"]["xaxis"]["range"][1]
 
     # a second start does nothing: no new values, the marker unchanged
     before = {m: series(store, m, now) for m in ("cidx:city", "ckm:city")}

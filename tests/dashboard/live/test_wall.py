@@ -348,3 +348,10 @@ def test_large_counts_are_written_in_wan_so_the_tile_fits():
 
     assert [wan(v) for v in (None, 8312, 431269, 2065899, 312_000_000)] == \
         [("—", ""), ("8,312", ""), ("43.1", "万"), ("206.6", "万"), ("3.1", "亿")]
+
+
+def test_congestion_figure_marks_no_simulated_history_when_there_is_none(store):
+    store.record_gauge("cidx:city", NOW - 600, 0.2)
+    fig = W.congestion_figure(store, [], NOW, TZ, step_minutes=10)
+    assert store.simulated_history() is None
+    assert "shapes" not in fig["layout"] and "annotations" not in fig["layout"]
