@@ -32,7 +32,10 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -244,7 +247,21 @@ def warmed(base: str, timeout: float = 120.0) -> None:
         fast = fast + 1 if time.monotonic() - t < 1.0 else 0
 
 
-def run_one(redis_url: str, size: int, mode: str, tmp: Path, rnd: random.Random) -> dict:
+@dataclass
+class GridCity:
+    """A generated grid network seeded into a private key prefix, with its processes."""
+    prefix: str
+    state: Path
+    roads: Path
+    store: Store
+    procs: common.Procs
+    ids: list[str]
+
+
+@contextmanager
+def grid_city(redis_url: str, size: int, tmp: Path, rnd: random.Random) -> Iterator[GridCity]:
+    """A ``size``-segment grid city seeded in Redis; its processes stopped and its keys
+    deleted afterwards."""
     prefix = f"lkbench{uuid.uuid4().hex[:8]}"
     state = tmp / prefix
     roads = grid_network(size, state / NETWORK_SUBDIR)
@@ -253,21 +270,26 @@ def run_one(redis_url: str, size: int, mode: str, tmp: Path, rnd: random.Random)
     store = Store(r, Keys(prefix, "taian"))
     procs = common.Procs()
     try:
-        ids = seed(store, network, time.time(), rnd)
-        env = {**os.environ, "REDIS_URL": redis_url, "LUKUANG_KEY_PREFIX": prefix,
-               "LUKUANG_STATE_DIR": str(state), "LUKUANG_SECRET_KEY": "bench",
-               "LUKUANG_WALL_TOKEN": TOKEN, "LUKUANG_WALL_MAP": mode, "LUKUANG_WORKERS": "2"}
-        env.pop("LUKUANG_CONFIG", None)
-        _, base, _, _ = common.start_web(procs, env, state, TOKEN)
-        warmed(base)
-        entry = {"segments": len(ids), "map": mode, **measure(base, mode, store, ids, rnd)}
-        print(json.dumps(entry), file=sys.stderr, flush=True)
-        return entry
+        yield GridCity(prefix, state, roads, store, procs, seed(store, network, time.time(), rnd))
     finally:
         procs.stop_all()
         for key in r.scan_iter(match=f"{prefix}:*", count=1000):
             r.delete(key)
         r.close()
+
+
+def run_one(redis_url: str, size: int, mode: str, tmp: Path, rnd: random.Random) -> dict:
+    with grid_city(redis_url, size, tmp, rnd) as city:
+        env = {**os.environ, "REDIS_URL": redis_url, "LUKUANG_KEY_PREFIX": city.prefix,
+               "LUKUANG_STATE_DIR": str(city.state), "LUKUANG_SECRET_KEY": "bench",
+               "LUKUANG_WALL_TOKEN": TOKEN, "LUKUANG_WALL_MAP": mode, "LUKUANG_WORKERS": "2"}
+        env.pop("LUKUANG_CONFIG", None)
+        _, base, _, _ = common.start_web(city.procs, env, city.state, TOKEN)
+        warmed(base)
+        entry = {"segments": len(city.ids), "map": mode,
+                 **measure(base, mode, city.store, city.ids, rnd)}
+        print(json.dumps(entry), file=sys.stderr, flush=True)
+        return entry
 
 
 def markdown(machine: str, results: list[dict], load: str = "") -> str:

@@ -35,7 +35,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,11 +43,8 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from bench import common  # noqa: E402
-from bench.bench_browser import LONGTASKS, Net, one_change, wait  # noqa: E402
+from bench.bench_browser import LONGTASKS, Net, grid_city, one_change, wait  # noqa: E402
 from bench.bench_browser import SECTION as MAPLIBRE_SECTION  # noqa: E402
-from bench.bench_wall import grid_network, seed  # noqa: E402
-from dashboard.roads.network import NETWORK_SUBDIR, load_network  # noqa: E402
-from dashboard.storage.keys import Keys  # noqa: E402
 from dashboard.storage.store import Store  # noqa: E402
 from tests.browser.conftest import Browser  # noqa: E402
 
@@ -182,34 +178,21 @@ def measure(base: str, store: Store, ids: list[str], rnd: random.Random,
 
 def run_one(redis_url: str, size: int, tmp: Path, rnd: random.Random, timeout: float,
             shots: Path | None = None) -> dict:
-    prefix = f"lkbench{uuid.uuid4().hex[:8]}"
-    state = tmp / prefix
-    roads = grid_network(size, state / NETWORK_SUBDIR)
-    network = load_network(roads)
-    r = redis.Redis.from_url(redis_url, decode_responses=True)
-    store = Store(r, Keys(prefix, "taian"))
-    procs = common.Procs()
-    try:
-        ids = seed(store, network, time.time(), rnd)
+    with grid_city(redis_url, size, tmp, rnd) as city:
         port = common.free_port()
-        env = {**os.environ, "LKL_REDIS": redis_url, "LKL_PREFIX": prefix,
-               "LKL_ROADS": str(roads)}
-        log = state / "leaflet.log"
-        web = procs.start("leaflet", [sys.executable, "-m", "gunicorn",
-                                      "bench.leaflet_app:create_server()",
-                                      "--bind", f"127.0.0.1:{port}", "--workers", "1",
-                                      "--threads", "4", "--timeout", "300"], env, log)
+        env = {**os.environ, "LKL_REDIS": redis_url, "LKL_PREFIX": city.prefix,
+               "LKL_ROADS": str(city.roads)}
+        log = city.state / "leaflet.log"
+        web = city.procs.start("leaflet", [sys.executable, "-m", "gunicorn",
+                                           "bench.leaflet_app:create_server()",
+                                           "--bind", f"127.0.0.1:{port}", "--workers", "1",
+                                           "--threads", "4", "--timeout", "300"], env, log)
         base = f"http://127.0.0.1:{port}"
         common.wait_http(f"{base}/bench/ready", web, 300, log)
-        entry = {"segments": len(ids), "map": "dash-leaflet",
-                 **measure(base, store, ids, rnd, timeout, shots)}
+        entry = {"segments": len(city.ids), "map": "dash-leaflet",
+                 **measure(base, city.store, city.ids, rnd, timeout, shots)}
         print(json.dumps(entry), file=sys.stderr, flush=True)
         return entry
-    finally:
-        procs.stop_all()
-        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-            r.delete(key)
-        r.close()
 
 
 def maplibre_rows(path: Path = common.RESULTS) -> dict[int, list[str]]:
