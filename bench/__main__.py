@@ -7,7 +7,7 @@ from pathlib import Path
 
 BENCHES = ("bench_store", "bench_adapters", "bench_wall", "bench_latency", "bench_serving",
            "bench_scale", "bench_public", "bench_failover", "bench_fusion", "bench_action",
-           "bench_cache_growth", "bench_browser", "bench_desk")
+           "bench_cache_growth", "bench_browser", "bench_desk", "bench_sms")
 
 
 def main() -> int:

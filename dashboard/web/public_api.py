@@ -138,7 +138,9 @@ def render_page(city: str, tz: str, query: str = "", answer: dict | None = None,
 
 
 # -- the blueprint ---------------------------------------------------------------------------
-def _digest(road: str, fmt: str) -> str:
+def answer_digest(road: str, fmt: str) -> str:
+    """A road's answer in a format, as named in the shared cache and the ETag (the SMS road
+    query reads the same cache entry: the same truth)."""
     return hashlib.sha1(f"{road}|{fmt}".encode()).hexdigest()[:16]
 
 
@@ -194,15 +196,15 @@ def make_public(get_services: Callable[[], Any]) -> Blueprint:
         def text() -> str:
             cache = cache_for(svc.r, svc.keys)
             if fmt == "json":
-                return cache.get_text(f"public:json:{_digest(road, 'json')}", tag, data,
+                return cache.get_text(f"public:json:{answer_digest(road, 'json')}", tag, data,
                                       ttl_s=PUBLIC_CACHE_TTL_S)
 
             def html() -> str:
-                answer = cache.get(f"public:json:{_digest(road, 'json')}", tag, data)
+                answer = cache.get(f"public:json:{answer_digest(road, 'json')}", tag, data)
                 return render_page(svc.settings.city_name, svc.settings.timezone,
                                    query=road, answer=answer)
-            return cache.get(f"public:html:{_digest(road, 'html')}", tag, html)
-        return conditional_response(f"{version}.{minute}.{_digest(road, fmt)}", text, mimetype,
+            return cache.get(f"public:html:{answer_digest(road, 'html')}", tag, html)
+        return conditional_response(f"{version}.{minute}.{answer_digest(road, fmt)}", text, mimetype,
                                     f"public, max-age={max(1, int(svc.settings.refresh_s))}")
 
     @bp.get("/api/v1/public/roads")

@@ -28,6 +28,7 @@ CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline' 'unsafe-eval'; "
        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 MAX_REQUEST_BYTES = 2 * 1024 * 1024
 STATIC_PREFIXES = ("/_dash-component-suites/", "/assets/")
+STATIC_CACHE = "public, max-age=3600"
 KIOSK_USER = "wall-display"
 # the browser's "known client" cookie (see ``login_client``): signed, long-lived
 CLIENT_COOKIE = "lk_client"
@@ -308,12 +309,16 @@ def install(server: Flask, get_services: Callable[[], object]) -> None:
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["X-Frame-Options"] = "DENY"
         resp.headers["Referrer-Policy"] = "same-origin"
-        if "Cache-Control" not in resp.headers:
-            # scripts and styles (the same for everyone) are kept and revalidated by ETag
-            # (a 304 instead of plotly.js again on every page load); everything else, which
-            # may hold a user's data, is never stored
-            static = request.path.startswith(STATIC_PREFIXES)
-            resp.headers["Cache-Control"] = "no-cache" if static else "no-store"
+        if request.path.startswith(STATIC_PREFIXES):
+            # scripts and styles (the same for everyone) are kept for an hour, then
+            # revalidated by ETag (Dash and Flask say "no-cache": revalidate every time),
+            # so a login does not ask for plotly.js again (Dash loads it by an unversioned
+            # URL); fingerprinted files keep Dash's year
+            if resp.headers.get("Cache-Control", "no-cache") == "no-cache":
+                resp.headers["Cache-Control"] = STATIC_CACHE
+        elif "Cache-Control" not in resp.headers:
+            # everything else, which may hold a user's data, is never stored
+            resp.headers["Cache-Control"] = "no-store"
         return resp
 
     @server.post("/login")
