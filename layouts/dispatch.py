@@ -65,17 +65,17 @@ def _section(title: str, children: Any, open_: bool = False) -> html.Details:
 def queue_columns() -> list[dict[str, Any]]:
     """The queue's columns; every cell is plain text."""
     return [
-        {"field": "rank", "headerName": "#", "width": 46},
-        {"field": "id", "headerName": "编号 ID", "width": 106},
-        {"field": "status_label", "headerName": "状态 status", "width": 86},
-        {"field": "ack", "headerName": "确认 ack", "width": 70},
-        {"field": "severity", "headerName": "级别 sev", "width": 66},
-        {"field": "category", "headerName": "类别 kind", "width": 76},
-        {"field": "place", "headerName": "地点 place", "flex": 1, "minWidth": 140},
-        {"field": "district", "headerName": "辖区 district", "width": 90},
-        {"field": "age_min", "headerName": "分钟 age", "width": 70},
-        {"field": "units", "headerName": "警力 units", "width": 100},
-        {"field": "reports", "headerName": "报告 rep.", "width": 70},
+        {"field": "rank", "headerName": "#", "width": 42},
+        {"field": "id", "headerName": "编号 ID", "width": 104},
+        {"field": "status_label", "headerName": "状态", "width": 66},
+        {"field": "ack", "headerName": "确认", "width": 50},
+        {"field": "severity", "headerName": "级别", "width": 50},
+        {"field": "category", "headerName": "类别", "width": 58},
+        {"field": "place", "headerName": "地点 place", "flex": 1, "minWidth": 120},
+        {"field": "district", "headerName": "辖区", "width": 70},
+        {"field": "age_min", "headerName": "分钟", "width": 54},
+        {"field": "units", "headerName": "警力 units", "width": 90},
+        {"field": "reports", "headerName": "报告", "width": 50},
     ]
 
 

@@ -83,8 +83,8 @@ def banner_lines(b: Banner) -> list[str]:
     out.append("  every line here too, one per feed poll: `lukuang run --verbose` or "
                "LUKUANG_VERBOSE=1")
     if b.demo and b.backfill:
-        out.append("Demo: the trend charts start with 8 days of simulated history (flagged "
-                   "simulated in the store; LUKUANG_DEMO_BACKFILL=0 starts empty)")
+        out.append("Demo: the trend charts start with 8 days of simulated history (shaded "
+                   "\"模拟历史 simulated\" on the wall; LUKUANG_DEMO_BACKFILL=0 starts empty)")
     out.append("Stop: Ctrl-C")
     return out
 
