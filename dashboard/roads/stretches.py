@@ -252,7 +252,8 @@ class StretchFinder:
     def stretches(self, snapshot: dict[str, dict[str, Any]], min_level: int = 2) -> list[Stretch]:
         """Congested segments (level ≥ ``min_level``) grouped by road into stretches of one
         level each; adjacent segments of the same level join into one stretch, and the
-        carriageways of a dual carriageway are cut together (module text)."""
+        carriageways of a dual carriageway are cut together (module text). Pieces between
+        the same two cross streets are one stretch at the worse level."""
         by_road: dict[str, list[tuple[float, float, int, str]]] = {}
         segs = self.network.segments
         for sid, obs in snapshot.items():
@@ -279,10 +280,36 @@ class StretchFinder:
                     a, b, side = self.bounds(road, lo, hi)
                     ids = tuple(dict.fromkeys(i for p in run for i in p[3]))
                     length = round(sum(p[4] for p in run), 1)
-                    out.append(Stretch(road, run[0][2], a, b, length, ids, side))
+                    stretch = Stretch(road, run[0][2], a, b, length, ids, side)
+                    prev = out[-1] if out else None
+                    if (prev is not None and prev.road == road
+                            and (prev.start_cross, prev.end_cross, prev.side) == (a, b, side)
+                            and self._touch(prev.segment_ids, ids)):
+                        # one after the other between the same two cross streets: one
+                        # stretch as a reader names it, at the worse level (not two lines
+                        # with one name and two levels)
+                        out[-1] = Stretch(road, max(prev.level, stretch.level), a, b,
+                                          round(prev.length_m + length, 1),
+                                          tuple(dict.fromkeys(prev.segment_ids + ids)), side)
+                    else:
+                        out.append(stretch)
                     run = []
                 run.append(piece)
         return out
+
+    def _touch(self, a: Sequence[str], b: Sequence[str], within_deg: float = 5e-5) -> bool:
+        """Whether a segment of ``a`` ends where one of ``b`` begins or ends (~5 m)."""
+        geoms = self.network.segments.geometry
+
+        def ends(ids: Sequence[str]) -> list[tuple[float, float]]:
+            out = []
+            for sid in ids:
+                c = shapely.get_coordinates(geoms.at[sid]) if sid in geoms.index else []
+                out += [tuple(c[0]), tuple(c[-1])] if len(c) else []
+            return out
+        eb = ends(b)
+        return any(abs(x - u) <= within_deg and abs(y - v) <= within_deg
+                   for x, y in ends(a) for u, v in eb)
 
     def _pieces(self, frame: _RoadFrame | None,
                 spans: list[tuple[float, float, int, str]]) -> list[_Piece]:

@@ -176,3 +176,32 @@ def test_carriageways_named_by_direction_are_one_road(tmp_path):
     for sid in ids:
         assert {carriageway(n, p) for p in frame.partners.get(sid, set())} \
             == {"wb" if carriageway(n, sid) == "eb" else "eb"}
+
+
+def test_pieces_between_the_same_cross_streets_are_one_stretch_at_the_worse_level(tmp_path):
+    """One way between two cross streets, cut in two with different levels: the public
+    reads one stretch 舜耕路—历山路 at the worse level, not two lines with one name."""
+    mid = 117.015
+    feats = [
+        line([(117.000, LAT), (117.005, LAT)], name="经十路", highway="trunk"),
+        line([(117.005, LAT), (mid, LAT)], name="经十路", highway="trunk"),
+        line([(mid, LAT), (117.025, LAT)], name="经十路", highway="trunk"),
+        line([(117.025, LAT), (117.030, LAT)], name="经十路", highway="trunk"),
+        line([(117.005, LAT - 0.005), (117.005, LAT + 0.005)], name="舜耕路", highway="primary"),
+        line([(117.025, LAT - 0.005), (117.025, LAT + 0.005)], name="历山路", highway="primary"),
+    ]
+    src = tmp_path / "cut.geojson"
+    src.write_text(json.dumps({"type": "FeatureCollection", "features": feats},
+                              ensure_ascii=False), encoding="utf-8")
+    import_network(src, tmp_path / "state")
+    n = get_network(tmp_path / "state")
+    def level(sid: str) -> int:
+        x = mid_lon(n, sid)
+        return 1 if not 117.005 < x < 117.025 else 4 if x < mid else 2
+    snap = {sid: {"level": level(sid), "speed": 20.0, "at": 1_700_000_000.0}
+            for sid in n.segments_of("经十路")}
+    rows = road_stretches(n, "经十路", snap)
+    inside = [r for r in rows if r["from"] and r["to"]]
+    assert len(inside) == 1, rows
+    assert (inside[0]["from"], inside[0]["to"]) in (("舜耕路", "历山路"), ("历山路", "舜耕路"))
+    assert inside[0]["level"] == 4
