@@ -251,8 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             screen.kick.set()
             screen.join(timeout=30)
         procs.stop_all()
-        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-            r.delete(key)
+        common.drop_keys(r, prefix)
         shutil.rmtree(tmp, ignore_errors=True)
     result = {"tick_s": tick_s, "refresh_s": settings.refresh_s, "trials": args.trials,
               "requests": sum(p.requests for p in screens),

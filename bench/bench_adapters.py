@@ -171,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                 "resend_events_per_s": round(len(parsed.events) / t2),
             }
     finally:
-        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-            r.delete(key)
+        common.drop_keys(r, prefix)
     ceiling = redis_benchmark_ceiling(args.redis)
     if ceiling and all(c in ceiling for c in set(COMMANDS_PER_EVENT)):
         report["ceiling_events_per_s"] = round(1 / sum(1 / ceiling[c] for c in COMMANDS_PER_EVENT))

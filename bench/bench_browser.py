@@ -273,8 +273,7 @@ def grid_city(redis_url: str, size: int, tmp: Path, rnd: random.Random) -> Itera
         yield GridCity(prefix, state, roads, store, procs, seed(store, network, time.time(), rnd))
     finally:
         procs.stop_all()
-        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-            r.delete(key)
+        common.drop_keys(r, prefix)
         r.close()
 
 

@@ -231,8 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         if b is not None:
             b.quit()
         procs.stop_all()
-        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-            r.delete(key)
+        common.drop_keys(r, prefix)
         shutil.rmtree(tmp, ignore_errors=True)
     result = summarise(logins, selects, acks, args.incidents)
     result["console_errors"] = len(severe)

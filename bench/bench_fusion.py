@@ -348,8 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.explain:
             explain(replay, doc, result)
     finally:
-        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-            r.delete(key)
+        common.drop_keys(r, prefix)
     result.update({"day": args.day, "start_hour": args.start_hour, "hours": args.hours,
                    "scenario": args.scenario, "seed": seed,
                    "intervals_s": {f: p[2] for f, p in polls.items()},

@@ -393,8 +393,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         procs.stop_all()
         upstream.close()
-        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-            r.delete(key)
+        common.drop_keys(r, prefix)
         shutil.rmtree(tmp, ignore_errors=True)
     machine = common.machine_line(r.info("server"))
     text = markdown(machine, runs, wall_tick_s, fast_s, args.trials, load_before)

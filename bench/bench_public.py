@@ -196,8 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         common.stop_process(proc)
         log.close()
-        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-            r.delete(key)
+        common.drop_keys(r, prefix)
         shutil.rmtree(state, ignore_errors=True)
     load_after = os.getloadavg()
     print(json.dumps(out, ensure_ascii=False, indent=1))
@@ -209,9 +208,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def markdown(out: dict, info: dict, args, before, after) -> str:
-    def row(name: str, m: dict) -> str:
-        runs = ", ".join(f"{x:,.0f}" for x in m["runs"])
-        return f"| {name} | {m['rps']:,.0f} ({runs}) | {m['p50']} | {m['p99']} | {m['bad']} |"
+    row = common.rps_row
     return "\n".join([
         SECTION, "",
         f"Measured {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M')} UTC by "

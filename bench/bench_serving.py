@@ -386,8 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         workers_n = len(common.gunicorn_pids(web.pid)[1])
     finally:
         procs.stop_all()
-        for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-            r.delete(key)
+        common.drop_keys(r, prefix)
         shutil.rmtree(tmp, ignore_errors=True)
     machine = common.machine_line(r.info("server"))
     text = markdown(machine, runs, ceiling, workers_n, args.period, load_before)

@@ -478,8 +478,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(entry)
                 print(json.dumps(entry, ensure_ascii=False), file=sys.stderr, flush=True)
             finally:
-                for key in r.scan_iter(match=f"{prefix}:*", count=1000):
-                    r.delete(key)
+                common.drop_keys(r, prefix)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     m["load_after"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())

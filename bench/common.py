@@ -289,3 +289,15 @@ def start_web(procs, env: dict, tmp: Path, token: str):
     search = f"?token={token}"
     warm_workers(url, wall_request(None, search))
     return web, base, url, search
+
+
+def drop_keys(r, prefix: str) -> None:
+    """Delete every key under ``prefix`` (a bench's private key prefix)."""
+    for key in r.scan_iter(match=f"{prefix}:*", count=1000):
+        r.delete(key)
+
+
+def rps_row(name: str, m: dict) -> str:
+    """A markdown row: requests/s (best, then every run), p50, p99, errors."""
+    runs = ", ".join(f"{x:,.0f}" for x in m["runs"])
+    return f"| {name} | {m['rps']:,.0f} ({runs}) | {m['p50']} | {m['p99']} | {m['bad']} |"
