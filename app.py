@@ -23,6 +23,8 @@ from dashboard.web import network_geojson, session
 from dashboard.web.api import make_api
 from dashboard.web.public_api import make_public
 from dashboard.web.sms_api import make_sms
+from dashboard.web.citizen_api import make_citizen
+from feeds import citizen as citizen_feed
 from dashboard.services import Services
 from dashboard.storage.connection import SERVE, open_redis
 from dashboard.settings import Settings, load_settings
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None, svc: Services | None = None) ->
     app.server.register_blueprint(make_api(services))
     app.server.register_blueprint(make_public(services))   # /public, /api/v1/public/*: anonymous
     app.server.register_blueprint(make_sms(services))   # /api/v1/sms/inbound: gateway secret
+    app.server.register_blueprint(make_citizen(services, citizen_feed.submit))   # /r/<id>: QR
     if settings.trusted_proxies > 0:   # the client address from the proxies' X-Forwarded-For
         from werkzeug.middleware.proxy_fix import ProxyFix
 

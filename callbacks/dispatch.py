@@ -28,6 +28,7 @@ from dash.exceptions import PreventUpdate
 
 from dashboard import audit
 from dashboard.auth import User
+from dashboard.citizen import movecar
 from dashboard.dispatch import actions, trail
 from dashboard.dispatch import incidents as I
 from dashboard.dispatch import units as U
@@ -474,3 +475,74 @@ def _audit_cb(clicks, who):
     if not clicks:
         raise PreventUpdate
     return audit_view(_svc(), user, who)
+
+
+# -- move-car (挪车) tasks (issue 18) --------------------------------------------------------------
+MOVECAR_BUTTONS = {bid: action for action, bid in ids.DISPATCH_MOVECAR_BTN.items()}
+MOVECAR_ID_MAX = 40
+
+
+def movecar_view(svc, user: User, seen: dict | None, now: float | None = None
+                 ) -> dict[str, Any]:
+    """The move-car table (time left on each clock), the task choices and the page's state,
+    by output name. Nothing is sent while there is no open task and the data version is the
+    one the page shows (one GET and one ZCARD a tick); Redis away: no update."""
+    try:
+        version = svc.store.version()
+        count = movecar.active_count(svc.r, svc.keys)
+        seen = seen if isinstance(seen, dict) else {}
+        if count == 0 and seen.get("v") == version and seen.get("n") == 0:
+            raise PreventUpdate
+        rows = movecar.rows(svc.r, svc.keys, user, now=now, tz=city_zone(svc.settings))
+    except redis.RedisError:
+        raise PreventUpdate from None
+    sig = "|".join(f"{r['id']}:{r['status']}" for r in rows)
+    options = [{"label": f"{r['id']} · {r['place']} · {r['status_label']}"[:100],
+                "value": r["id"]} for r in rows if r["status"] not in movecar.CLOSED]
+    return {"table": L.movecar_table(rows),
+            "options": options if sig != seen.get("sig") else no_update,
+            "seen": {"v": version, "n": count, "sig": sig}}
+
+
+def movecar_act(svc, user: User, task_id: Any, action: str | None,
+                bump: int | None = 0) -> dict[str, Any]:
+    """Mark the picked task (``movecar.mark`` checks the role again): message and bump."""
+    if not isinstance(task_id, str) or not task_id or len(task_id) > MOVECAR_ID_MAX:
+        return {"message": L.message("请先选择挪车任务 Pick a move-car task first.", "warn"),
+                "bump": no_update}
+    try:
+        task = movecar.mark(svc.r, svc.keys, user, task_id, action or "")
+    except movecar.MoveCarError as exc:
+        return {"message": L.message(str(exc), "error"), "bump": (bump or 0) + 1}
+    except redis.RedisError:
+        return {"message": L.message("数据服务不可用 Data store unavailable.", "error"),
+                "bump": no_update}
+    return {"message": L.message(f"{task.id}: {movecar.STATUS_LABELS[task.status]}", "ok"),
+            "bump": (bump or 0) + 1}
+
+
+@callback(
+    output=dict(table=Output(ids.DISPATCH_MOVECAR_TABLE, "children"),
+                options=Output(ids.DISPATCH_MOVECAR_PICK, "options"),
+                seen=Output(ids.DISPATCH_MOVECAR_SEEN, "data")),
+    inputs=dict(tick=Input(ids.DISPATCH_TICK, "n_intervals"),
+                bump=Input(ids.DISPATCH_BUMP, "data")),
+    state=dict(seen=State(ids.DISPATCH_MOVECAR_SEEN, "data")))
+def _movecar_cb(tick, bump, seen):
+    user = require("view_dispatch")
+    return movecar_view(_svc(), user, None if ctx.triggered_id == ids.DISPATCH_BUMP else seen)
+
+
+@callback(
+    output=dict(message=Output(ids.DISPATCH_MOVECAR_MSG, "children"),
+                bump=Output(ids.DISPATCH_BUMP, "data", allow_duplicate=True)),
+    inputs=dict(clicks=[Input(bid, "n_clicks") for bid in MOVECAR_BUTTONS]),
+    state=dict(task=State(ids.DISPATCH_MOVECAR_PICK, "value"),
+               bump=State(ids.DISPATCH_BUMP, "data")),
+    prevent_initial_call=True)
+def _movecar_act_cb(clicks, task, bump):
+    user = require("dispatch")
+    action = MOVECAR_BUTTONS.get(ctx.triggered_id or "")
+    if action is None or not any(clicks):
+        raise PreventUpdate
+    return movecar_act(_svc(), user, task, action, bump)

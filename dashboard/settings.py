@@ -196,6 +196,17 @@ class Settings:
     sms_rate_window_s: int = 300
     sms_ip_rate_limit: int = 600
     sms_ip_rate_window_s: int = 60
+    # citizens in (QR stickers, dashboard/citizen/, /r/<sticker id>): the address phones open,
+    # printed in the stickers' QR codes (`lukuang stickers make`; unset: http://host:port,
+    # which phones cannot reach); reports per client address and per sticker per window, and
+    # form pages per client per window; 0 or less turns a limit off
+    public_base_url: str = ""
+    qr_rate_limit: int = 5
+    qr_rate_window_s: int = 600
+    qr_sticker_rate_limit: int = 30
+    qr_sticker_rate_window_s: int = 600
+    qr_form_rate_limit: int = 60
+    qr_form_rate_window_s: int = 60
 
     @property
     def redis_db_effective(self) -> int:
@@ -282,6 +293,13 @@ _ENV_MAP = {
     "LUKUANG_SMS_RATE_WINDOW_S": "sms_rate_window_s",
     "LUKUANG_SMS_IP_RATE_LIMIT": "sms_ip_rate_limit",
     "LUKUANG_SMS_IP_RATE_WINDOW_S": "sms_ip_rate_window_s",
+    "LUKUANG_PUBLIC_BASE_URL": "public_base_url",
+    "LUKUANG_QR_RATE_LIMIT": "qr_rate_limit",
+    "LUKUANG_QR_RATE_WINDOW_S": "qr_rate_window_s",
+    "LUKUANG_QR_STICKER_RATE_LIMIT": "qr_sticker_rate_limit",
+    "LUKUANG_QR_STICKER_RATE_WINDOW_S": "qr_sticker_rate_window_s",
+    "LUKUANG_QR_FORM_RATE_LIMIT": "qr_form_rate_limit",
+    "LUKUANG_QR_FORM_RATE_WINDOW_S": "qr_form_rate_window_s",
 }
 
 

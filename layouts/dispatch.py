@@ -158,6 +158,7 @@ def layout(can: Iterable[str] = (), tick_ms: int = 5000) -> html.Div:
                                   disabled=not dispatch)], className="lk-dispatch-row"),
             html.Div(id=ids.DISPATCH_CREATE_MSG, role="status", **{"aria-live": "polite"},
                      className="lk-dispatch-feedback")], open_=True),
+        _section("挪车 Move-car requests (5 min)", movecar_section(dispatch), open_=True),
         _section("警力状态 Unit status (by hand)", [
             html.Div([dcc.Dropdown(id=ids.DISPATCH_UNIT_PICK, options=[], placeholder="unit",
                                    className="lk-dispatch-pick"),
@@ -190,6 +191,7 @@ def layout(can: Iterable[str] = (), tick_ms: int = 5000) -> html.Div:
         dcc.Store(id=ids.DISPATCH_SEEN, data={}),
         dcc.Store(id=ids.DISPATCH_SELECTED, data=None),
         dcc.Store(id=ids.DISPATCH_BUMP, data=0),
+        dcc.Store(id=ids.DISPATCH_MOVECAR_SEEN, data={}),
         html.Div(className="lk-dispatch-head", children=[
             html.H1("指挥调度 Dispatch"),
             html.Span(["未确认 unacknowledged ", html.Strong("—", id=ids.DISPATCH_UNACK)],
@@ -387,11 +389,13 @@ def stats_table(rows: Sequence[dict[str, Any]]) -> html.Table | html.P:
     return html.Table(className="lk-table", children=[
         html.Thead(html.Tr([html.Th("日期 day"), html.Th("辖区 district"),
                             html.Th("事件 incidents"), html.Th("已清除 cleared"),
-                            *[html.Th(label) for _, label in stages]])),
+                            *[html.Th(label) for _, label in stages],
+                            html.Th("挪车 move-car")])),
         html.Tbody([html.Tr([html.Td(r["day"]), html.Td(r["district"]),
                              html.Td(str(r["incidents"]), className="lk-num"),
                              html.Td(str(r["cleared"]), className="lk-num"),
-                             *[html.Td(fig(r, s), className="lk-num") for s, _ in stages]])
+                             *[html.Td(fig(r, s), className="lk-num") for s, _ in stages],
+                             html.Td(movecar_figure(r), className="lk-num")])
                     for r in rows])])
 
 
@@ -439,3 +443,54 @@ def message(text: str, kind: str = "ok") -> html.Div:
     colours = {"ok": "#1f8a3a", "warn": "#b07d00", "error": "#c0271a"}
     return html.Div(text, className=f"lk-dispatch-msg lk-dispatch-msg-{kind}",
                     style={"color": colours.get(kind, "#1b2533"), "fontWeight": 600})
+
+
+# -- move-car (挪车) ------------------------------------------------------------------------------
+MOVECAR_BUTTONS = (("notified", "已通知车主 Owner notified"), ("moved", "已挪走 Moved"),
+                   ("towed", "已拖移 Towed"))
+
+
+def movecar_section(allowed: bool) -> list:
+    """The move-car list (``movecar_table``, filled by the desk's tick) and the officer's
+    three marks for the task picked; disabled for a role without ``dispatch``."""
+    return [html.Div(id=ids.DISPATCH_MOVECAR_TABLE, children=movecar_table([])),
+            html.Div([dcc.Dropdown(id=ids.DISPATCH_MOVECAR_PICK, options=[],
+                                   placeholder="挪车任务 task", className="lk-dispatch-pick"),
+                      *[html.Button(label, id=ids.DISPATCH_MOVECAR_BTN[action], n_clicks=0,
+                                    disabled=not allowed, style=button_style(not allowed),
+                                    title=None if allowed else "无权限 not allowed for your role")
+                        for action, label in MOVECAR_BUTTONS]],
+                     className="lk-dispatch-row"),
+            html.Div(id=ids.DISPATCH_MOVECAR_MSG, role="status", **{"aria-live": "polite"},
+                     className="lk-dispatch-feedback")]
+
+
+def movecar_table(rows: Sequence[dict[str, Any]]) -> html.Table | html.P:
+    """Open move-car tasks (and those closed in the last minutes): id, place, district,
+    status, opened, time left on the 5-minute clock, plate (masked unless the role may see
+    it: the rows come masked from dashboard.citizen.movecar). Plain text cells."""
+    if not rows:
+        return html.P("暂无挪车请求 No move-car requests.", className="lk-muted")
+    return html.Table(className="lk-table lk-fit", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("编号 id", "地点 place", "辖区 district",
+                                                 "状态 status", "受理 opened", "剩余 left",
+                                                 "车牌 plate")])),
+        html.Tbody([html.Tr([
+            html.Td(r["id"]), html.Td(r["place"]), html.Td(r["district"]),
+            html.Td(r["status_label"]), html.Td(r["opened"]),
+            html.Td(r["left"], className="lk-num",
+                    style={"color": "#c0271a", "fontWeight": 700} if r.get("overdue") else {}),
+            html.Td(r["plate"])]) for r in rows])])
+
+
+def movecar_figure(row: dict[str, Any]) -> str:
+    """A stats row's move-car cell: median / p90 minutes (closed/opened, closed within 5
+    minutes), or — when no task was opened."""
+    n = row.get("movecar_n", 0)
+    if not n:
+        return "—"
+    closed = row.get("movecar_closed", 0)
+    if not closed:
+        return f"— (0/{n})"
+    return (f"{row['movecar_median']} / {row['movecar_p90']} ({closed}/{n}, "
+            f"≤5分 {row.get('movecar_in_clock', 0)})")

@@ -136,3 +136,9 @@ COMMS_TAB = {t: f"comms-tab-{t}" for t in ("compose", "review", "replies", "reac
 COMMS_BTN_POSTS_CSV = "comms-btn-posts-csv"
 COMMS_REACH_POSTS = "comms-reach-posts"
 COMMS_REACH_POST_FIG = "comms-reach-post-fig"
+# dispatch desk: move-car (挪车) tasks from citizens' QR-sticker reports (issue 18)
+DISPATCH_MOVECAR_TABLE = "dispatch-movecar-table"
+DISPATCH_MOVECAR_PICK = "dispatch-movecar-pick"
+DISPATCH_MOVECAR_BTN = {a: f"dispatch-movecar-btn-{a}" for a in ("notified", "moved", "towed")}
+DISPATCH_MOVECAR_MSG = "dispatch-movecar-msg"
+DISPATCH_MOVECAR_SEEN = "dispatch-movecar-seen"

@@ -321,3 +321,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("doctor", help="check Redis, persistence, the network and the feeds")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_doctor)
+
+    from dashboard.cli import stickers as stickers_cli   # `lukuang stickers make` (QR stickers)
+    stickers_cli.register(sub)

@@ -4,6 +4,10 @@ Each stage is measured on incidents that reached both ends of it; merged duplica
 left out (their reports count in the incident they were merged into). Days are local
 (the city's zone, ``tz``) days of the first report. Figures are in minutes: the median and the
 90th percentile (linear interpolation between order statistics).
+
+Move-car (挪车) tasks (``dashboard.citizen.movecar``) are counted per day and district in the
+same rows: tasks opened, closed (moved or towed), minutes from opened to closed (median, p90)
+and how many were closed within the 5-minute promise.
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+from dashboard.citizen import movecar
 from dashboard.dispatch.incidents import Incident, load_many, unacknowledged_count
 from dashboard.storage.keys import Keys
 from dashboard.timeutil import SHANGHAI
@@ -54,6 +59,8 @@ class _Group:
 
     def __post_init__(self) -> None:
         self.stages: dict[str, list[float]] = {s[0]: [] for s in STAGES}
+        self.movecar_opened = 0
+        self.movecar: list[float] = []     # minutes from opened to moved/towed
 
 
 def stage_minutes(inc: Incident) -> dict[str, float]:
@@ -85,6 +92,14 @@ def clearance_stats(r: redis.Redis, keys: Keys, start: datetime, end: datetime,
             g.cleared += 1 if inc.status == "cleared" else 0
             for stage, m in minutes.items():
                 g.stages[stage].append(m)
+    for opened, district, took in movecar.durations(r, keys, start.timestamp(),
+                                                    end.timestamp()):
+        day = datetime.fromtimestamp(opened, tz).strftime("%Y-%m-%d")
+        for name in [ALL_DISTRICTS] + ([district or "未知"] if by_district else []):
+            g = groups.setdefault((day, name), _Group(day, name))
+            g.movecar_opened += 1
+            if took is not None:
+                g.movecar.append(took)
     rows = []
     for (day, name), g in sorted(groups.items(), key=lambda kv: (kv[0][0],
                                                                  kv[0][1] != ALL_DISTRICTS,
@@ -96,6 +111,11 @@ def clearance_stats(r: redis.Redis, keys: Keys, start: datetime, end: datetime,
             row[f"{stage}_n"] = len(vals)
             row[f"{stage}_median"] = _round(percentile(vals, 0.5))
             row[f"{stage}_p90"] = _round(percentile(vals, 0.9))
+        row.update(movecar_n=g.movecar_opened, movecar_closed=len(g.movecar),
+                   movecar_median=_round(percentile(g.movecar, 0.5)),
+                   movecar_p90=_round(percentile(g.movecar, 0.9)),
+                   movecar_in_clock=sum(1 for m in g.movecar
+                                        if m * 60 <= movecar.CLOCK_S))
         rows.append(row)
     return rows
 

@@ -226,3 +226,25 @@ class Keys:
         """Hash: SMS webhook outcome -> count (answered_road, refused_auth, refused_rate_sender,
         …); no numbers, no texts."""
         return f"{self.base}sms:counts"
+
+    # citizens in: move-car (挪车) tasks (appended by the QR-sticker work, dashboard/citizen/) --
+    def movecar(self, task_id: str) -> str:
+        """Hash: one move-car task (report id, place, district, status, times, rev); the
+        plate is not here but in the report's ``private`` hash."""
+        return f"{self.base}movecar:{task_id}"
+
+    def movecar_active(self) -> str:
+        """Sorted set: move-car tasks not yet closed (moved or towed), by deadline."""
+        return f"{self.base}movecar:active"
+
+    def movecar_index(self) -> str:
+        """Sorted set: every move-car task id by the time it was opened (statistics)."""
+        return f"{self.base}movecar:all"
+
+    def movecar_seq(self) -> str:
+        """Counter: the last move-car task number handed out."""
+        return f"{self.base}movecar:seq"
+
+    def movecar_by_report(self) -> str:
+        """Hash: report (event) id → its move-car task id (a report opens one task)."""
+        return f"{self.base}movecar:by-report"

@@ -53,6 +53,7 @@ PERMISSION_OF = {  # callback (by its first input id) → the permission it need
     ids.DISPATCH_BTN_ACK: "acknowledge", ids.DISPATCH_BTN_VERIFY: "dispatch",
     ids.DISPATCH_BTN_CREATE: "dispatch", ids.DISPATCH_BTN_UNIT_SET: "manage_units",
     ids.DISPATCH_BTN_AUDIT: "view_audit", "feeds-tick": "view_feeds",
+    ids.DISPATCH_MOVECAR_BTN["notified"]: "dispatch",
     "wall-tick": "view_wall", "wall-slow-tick": "view_wall",
     **{i: "comms" for i in ("comms-template", "comms-text", "comms-changed", "comms-select",
                             "comms-tick", "comms-reach-period", "comms-btn-csv",
@@ -343,7 +344,7 @@ def test_every_callback_and_api_route_as_every_role(app, capsys):
     assert officer_saw_pii, "the officer never saw the reporter's phone: the seeding is wrong"
     assert refusals > 0 and calls >= len(ROLES) * 10
     dispatch_keys = {k for k in covered if "dispatch" in k}
-    assert len(dispatch_keys) == 7, sorted(dispatch_keys)
+    assert len(dispatch_keys) == 9, sorted(dispatch_keys)
 
 
 def test_own_patterns_catch_what_they_should():
