@@ -323,6 +323,17 @@ def _find_plates(norm: str) -> Iterator[Span]:
         yield m.start(), m.end(), mask_plate(m.group(0))
 
 
+def plates_in(text: str) -> list[str]:
+    """The vehicle plates written in ``text`` (separators dropped: "鲁J·12345" -> "鲁J12345"),
+    for the roles that may see them (a 违停 call's plate opens a move-car task)."""
+    out = []
+    for m in _PLATE_RE.finditer(normalise(text or "")):
+        plate = re.sub(_PSEP, "", m.group(0))
+        if sum(ch.isdigit() for ch in plate) >= 2 and plate not in out:
+            out.append(plate)
+    return out
+
+
 def _given_name(name: str) -> str:
     """The name as far as it goes: surname, then given-name characters up to a stop."""
     compound = name[:2] in _SURNAMES_2

@@ -13,7 +13,8 @@ import re
 from datetime import datetime, tzinfo
 from typing import Any
 
-from dashboard.masking import mask_known, mask_name, mask_phone, mask_text
+from dashboard.citizen import movecar
+from dashboard.masking import mask_known, mask_name, mask_phone, mask_text, plates_in
 from dashboard.model import MAX_TEXT, EventError, RoadEvent, point_problem, validate
 from dashboard.textfiles import csv_delimiter
 from dashboard.timeutil import SHANGHAI
@@ -197,11 +198,25 @@ def _row_raw(row: list[str], cols: dict[str, int]) -> str:
     return out.getvalue()
 
 
+MOVE_CAR_CATEGORY = "illegal_parking"   # 违停/挪车: its plate opens a move-car task
+
+
 class HotlineAdapter(Adapter):
-    """122 hotline CSV → located, masked reports with the caller's details kept apart."""
+    """122 hotline CSV → located, masked reports with the caller's details kept apart; a
+    违停 call naming a plate opens a move-car task (5-minute clock) on the dispatch desk."""
 
     name = "hotline"
     ttl_s = None  # the kind's default (report 1 h, incident 2 h)
+
+    def merge(self, result: ParseResult, store: Any, ctx: ParseContext) -> ParseResult:
+        """Open the move-car task of each 违停 call with a plate (once per call: a resent
+        ticket opens nothing)."""
+        for ev in result.events:
+            if ev.category == MOVE_CAR_CATEGORY and result.private.get(ev.id, {}).get("plate"):
+                place = str(ev.attrs.get("location_text") or "、".join(ev.road_names))
+                movecar.open_task(store.r, store.keys, ev.id, self.name, place, ev.lon, ev.lat,
+                                  ev.district or "", now=ctx.now.timestamp())
+        return result
 
     def parse(self, payload: bytes, ctx: ParseContext) -> ParseResult:
         text = decode(payload)
@@ -306,6 +321,10 @@ class HotlineAdapter(Adapter):
             road_names=tuple(n[:80] for n in names[:20]), starts_at=observed,
             confidence=confidence, text=masked or _masked(place, known), raw_ref=ev_id,
             attrs=attrs)
+        # a 违停 call naming a plate: the plate opens a move-car task (merge), kept private
+        plate = (plates_in(content[:MAX_TEXT]) or [""])[0] if category == MOVE_CAR_CATEGORY \
+            else ""
         private = {k: v for k, v in (("phone", cell("phone")[:100]), ("name", cell("name")[:100]),
-                                     ("raw_text", content[:MAX_PRIVATE_TEXT])) if v}
+                                     ("raw_text", content[:MAX_PRIVATE_TEXT]),
+                                     ("plate", plate[:20])) if v}
         return ev, private

@@ -136,3 +136,27 @@ def test_through_the_pipeline_private_kept_apart(store):
 def test_a_broken_signal_is_a_hazard_not_a_breakdown():
     assert classify("", "青年路与东岳大街路口信号灯故障，一直黄闪")[1] == "hazard"
     assert classify("", "一辆货车故障停在路中间")[1] == "breakdown"
+
+
+def test_a_parking_call_with_a_plate_opens_one_move_car_task(store):
+    from dashboard.auth import User
+    from dashboard.citizen import movecar
+
+    payload = (HEADER
+               + "P1,2026-10-01 16:05,13812345678,张三,违停,龙潭路,"
+                 "一辆白色轿车鲁J·12345堵住小区出口，找不到车主,117.089142,36.18413\n"
+               + "P2,2026-10-01 16:06,13912345678,李四,违停,龙潭路,有车乱停没看清车牌,"
+                 "117.089142,36.18413\n"
+               + "P3,2026-10-01 16:07,13712345678,王五,交通事故,龙潭路,鲁J54321追尾,"
+                 "117.089142,36.18413\n").encode("utf-8")
+    ingest_payload(HotlineAdapter(), payload, make_ctx("hotline"), store)
+    tasks = movecar.active(store.r, store.keys)
+    assert [t.report_id for t in tasks] == ["hotline:P1"]     # no plate, or not 违停: none
+    assert store.get_private("hotline:P1")["plate"] == "鲁J12345"
+    assert "12345" not in store.get_event("hotline:P1").text   # masked in the shared text
+    officer = movecar.rows(store.r, store.keys, User("o", "officer"))
+    aux = movecar.rows(store.r, store.keys, User("a", "aux"))
+    assert officer[0]["plate"] == "鲁J12345" and "12345" not in repr(aux)
+    # the same tickets again (the hotline resends its file): no second task
+    ingest_payload(HotlineAdapter(), payload, make_ctx("hotline"), store)
+    assert len(movecar.active(store.r, store.keys)) == 1
