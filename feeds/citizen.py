@@ -130,6 +130,8 @@ def submit(svc: Any, report: Report, place: Place, at: datetime | None = None) -
     at = at or (datetime.fromtimestamp(report.opened_at, timezone.utc) if report.opened_at
                 else now)
     ctx = make_context(svc.network, svc.settings, FEED, now=now)
+    # citizens report now and then, not on a poll: like a file drop, never "stale" on the wall
+    svc.store.update_feed_health(FEED, None, mode="drop", source="QR stickers")
     summary: IngestSummary = ingest_payload(CitizenAdapter(), payload_of(report, place, at),
                                             ctx, svc.store, FEED)
     event_id = f"{FEED}:{report.ref}"

@@ -44,6 +44,10 @@ def test_a_report_is_a_masked_qr_event_with_its_private_data_apart(svc):
     assert private["phone"] == PHONE and PHONE in private["raw_text"]
     health = svc.store.r.hgetall(svc.keys.feed("qr"))
     assert health["accepted"] == "1"
+    # reports come now and then: never "stale" on the wall's feed strip, even a day later
+    from dashboard.live.wall import feed_freshness
+    (qr,) = [f for f in feed_freshness({"qr": health}, OPENED + 86400) if f["name"] == "qr"]
+    assert health["mode"] == "drop" and qr["stale"] is False
     # the same form sent again: one report
     again = submit(svc, rep(category="flooding", text=f"积水很深，我电话{PHONE}", phone=PHONE),
                    HERE)
