@@ -78,7 +78,10 @@ def body_fields() -> dict[str, Any]:
     """The request's fields, names lower-cased: a JSON object, or the form. A field sent twice
     (different values) or a JSON value that is not text or a number → BadRequest."""
     if request.is_json:
-        data = request.get_json(silent=True)
+        try:
+            data = request.get_json(silent=True)
+        except RecursionError:   # nested too deep for the parser: not a gateway's body
+            data = None
         if not isinstance(data, dict):
             raise BadRequest(400, "body is not a JSON object", "refused_bad_input")
         out: dict[str, Any] = {}

@@ -48,8 +48,11 @@ def app(settings):
 
     from app import create_app
 
-    # the API's rate limit off: every garbage request must reach its route's checks
-    s = replace(settings, wall_token=WALL_TOKEN, api_rate_limit=0)
+    # the rate limits off and the SMS gateway configured: every garbage request must reach
+    # its route's checks (an unconfigured SMS route answers 503 by design)
+    s = replace(settings, wall_token=WALL_TOKEN, api_rate_limit=0, sms_secret="garbage-test",
+                sms_rate_limit=0, sms_ip_rate_limit=0, qr_rate_limit=0,
+                qr_sticker_rate_limit=0, qr_form_rate_limit=0)
     register_every_callback()
     dash_app = create_app(s)
     yield dash_app
