@@ -199,6 +199,7 @@ def _row_raw(row: list[str], cols: dict[str, int]) -> str:
 
 
 MOVE_CAR_CATEGORY = "illegal_parking"   # 违停/挪车: its plate opens a move-car task
+MOVE_CAR_MAX_AGE_S = 3600                # a call older than this opens none
 
 
 class HotlineAdapter(Adapter):
@@ -212,10 +213,15 @@ class HotlineAdapter(Adapter):
         """Open the move-car task of each 违停 call with a plate (once per call: a resent
         ticket opens nothing)."""
         for ev in result.events:
-            if ev.category == MOVE_CAR_CATEGORY and result.private.get(ev.id, {}).get("plate"):
-                place = str(ev.attrs.get("location_text") or "、".join(ev.road_names))
-                movecar.open_task(store.r, store.keys, ev.id, self.name, place, ev.lon, ev.lat,
-                                  ev.district or "", now=ctx.now.timestamp())
+            if ev.category != MOVE_CAR_CATEGORY or not result.private.get(ev.id, {}).get("plate"):
+                continue
+            called = ev.observed_at.timestamp()
+            if ctx.now.timestamp() - called > MOVE_CAR_MAX_AGE_S:
+                continue   # an old call in a resent file: the car is long gone
+            place = str(ev.attrs.get("location_text") or "、".join(ev.road_names))
+            # the clock runs from the call, not from when the file reached us
+            movecar.open_task(store.r, store.keys, ev.id, self.name, place, ev.lon, ev.lat,
+                              ev.district or "", now=min(called, ctx.now.timestamp()))
         return result
 
     def parse(self, payload: bytes, ctx: ParseContext) -> ParseResult:

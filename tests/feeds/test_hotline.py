@@ -149,14 +149,33 @@ def test_a_parking_call_with_a_plate_opens_one_move_car_task(store):
                  "117.089142,36.18413\n"
                + "P3,2026-10-01 16:07,13712345678,王五,交通事故,龙潭路,鲁J54321追尾,"
                  "117.089142,36.18413\n").encode("utf-8")
-    ingest_payload(HotlineAdapter(), payload, make_ctx("hotline"), store)
+    from datetime import timedelta
+
+    called = datetime(2026, 10, 1, 8, 5, tzinfo=timezone.utc)   # 16:05 in Tai'an
+    late = make_ctx("hotline", now=called + timedelta(minutes=2))
+    ingest_payload(HotlineAdapter(), payload, late, store)
     tasks = movecar.active(store.r, store.keys)
     assert [t.report_id for t in tasks] == ["hotline:P1"]     # no plate, or not 违停: none
+    # the clock runs from the call (16:05), not from when the file came in
+    assert tasks[0].opened_at == pytest.approx(called.timestamp())
     assert store.get_private("hotline:P1")["plate"] == "鲁J12345"
     assert "12345" not in store.get_event("hotline:P1").text   # masked in the shared text
     officer = movecar.rows(store.r, store.keys, User("o", "officer"))
     aux = movecar.rows(store.r, store.keys, User("a", "aux"))
     assert officer[0]["plate"] == "鲁J12345" and "12345" not in repr(aux)
     # the same tickets again (the hotline resends its file): no second task
-    ingest_payload(HotlineAdapter(), payload, make_ctx("hotline"), store)
+    ingest_payload(HotlineAdapter(), payload, late, store)
     assert len(movecar.active(store.r, store.keys)) == 1
+
+
+def test_an_old_parking_call_opens_no_move_car_task(store):
+    from datetime import timedelta
+
+    from dashboard.citizen import movecar
+
+    payload = (HEADER + "P9,2026-10-01 16:05,13812345678,张三,违停,龙潭路,"
+               "鲁J12345挡住出口,117.089142,36.18413\n").encode("utf-8")
+    called = datetime(2026, 10, 1, 8, 5, tzinfo=timezone.utc)
+    ingest_payload(HotlineAdapter(), payload, make_ctx("hotline", now=called + timedelta(hours=3)),
+                   store)
+    assert movecar.active(store.r, store.keys) == []   # three hours later: the car is gone
