@@ -198,3 +198,19 @@ def log_out(driver) -> None:
         deadline = time.time() + 20
         while time.time() < deadline and "/login" not in driver.current_url:
             time.sleep(0.1)
+
+
+def wait_for(driver, predicate, timeout: float = 20, what: str = "", step: float = 0.1):
+    """``predicate(driver)``'s first truthy value, polled until ``timeout`` s; a page still
+    loading or rendering may raise meanwhile. Fails naming ``what`` and the last answer."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            last = predicate(driver)
+            if last:
+                return last
+        except Exception as exc:  # noqa: BLE001 - the page is still loading
+            last = exc
+        time.sleep(step)
+    raise AssertionError(f"timed out waiting for {what}: last {last!r}")

@@ -21,7 +21,7 @@ from dashboard.roads.network import load_network
 from dashboard.timeutil import SHANGHAI
 from layouts import ids
 
-from .conftest import REPO, log_out
+from .conftest import REPO, log_out, wait_for
 
 PASSWORD = "password-123"
 ROADS = REPO / "data" / "taian" / "roads.geojson"
@@ -71,20 +71,6 @@ def seeded(redis_url, browser_keys, browser_store):
     assert summary["rejected"] == []
     yield {"segments": segs}
     r.close()
-
-
-def wait_for(driver, predicate, timeout: float = 20, what: str = ""):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = predicate(driver)
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - the page is still rendering
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
 
 
 def text_of(driver, element_id: str) -> str:

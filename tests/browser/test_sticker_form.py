@@ -6,29 +6,16 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 import pytest
 
 from dashboard.citizen.stickers import Place, derive_key, encode
 
+from .conftest import wait_for
+
 pytestmark = pytest.mark.browser
 PHONE = "13812345678"
 PLACE = Place("intersection", 117.063812, 36.194477, ("东岳大街", "迎胜路"))
-
-
-def wait_for(driver, predicate, timeout: float = 20, what: str = ""):
-    deadline = time.time() + timeout
-    last = None
-    while time.time() < deadline:
-        try:
-            last = predicate(driver)
-            if last:
-                return last
-        except Exception as exc:  # noqa: BLE001 - the page is still loading
-            last = exc
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}: last {last!r}")
 
 
 def test_a_citizen_reports_from_a_sticker_on_a_phone(live_server, browser_factory,
