@@ -14,6 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 from urllib.parse import urlparse
 
 import httpx
@@ -180,3 +181,20 @@ def wait_healthy(base: str, proc: LukuangProc, timeout: float = 90.0) -> None:
             raise RuntimeError(f"lukuang exited with {proc.proc.returncode}:\n{proc.tail()}")
         time.sleep(0.3)
     raise RuntimeError(f"no healthy answer from {base} in {timeout:.0f} s:\n{proc.tail()}")
+
+
+def supervise(script: str, out: Path, ready: Callable[[], bool], stop: Path) -> int:
+    """Run a supervisor ``script`` (``python -c``) with its terminal in ``out``; once
+    ``ready()``, create ``stop`` (its critical child watches for it) and return the
+    supervisor's exit code (killed if it has not ended within 30 s)."""
+    with open(out, "wb") as f:
+        proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=f,
+                                stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(ready, 30), out.read_text()
+        stop.touch()
+        return proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

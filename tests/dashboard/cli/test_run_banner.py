@@ -21,7 +21,7 @@ from dashboard.auth import add_user, list_users
 from dashboard.cli.banner import (ACCOUNTS, Banner, banner_lines, base_url, existing_accounts,
                                   users_command)
 from dashboard.cli.logs import gunicorn_log_config
-from tests.fault.helpers import REPO, wait_for
+from tests.fault.helpers import REPO, supervise
 
 SCRIPT = REPO / ".venv" / "bin" / "lukuang"
 
@@ -214,17 +214,8 @@ def test_each_child_logs_to_its_file_and_the_banner_comes_once_when_ready(tmp_pa
     """)
     (tmp_path / "logs").mkdir()
     out = tmp_path / "terminal"
-    with open(out, "wb") as f:
-        proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=f,
-                                stderr=subprocess.STDOUT)
-    try:
-        assert wait_for(lambda: "BANNER" in out.read_text(), 30), out.read_text()
-        done.touch()
-        assert proc.wait(30) == 1   # its critical child ended: everything stops
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # its critical child ended: everything stops
+    assert supervise(script, out, lambda: "BANNER" in out.read_text(), done) == 1
     terminal = out.read_text()
     assert terminal.count("BANNER") == 1
     assert "child error" in terminal and "child says hello" not in terminal

@@ -4,8 +4,6 @@ still recorded; a child whose configuration cannot work is not restarted for eve
 Real processes (each stopped by its PID), the test Redis, a private state directory."""
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 import time
 from datetime import datetime, timedelta, timezone
@@ -13,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from dashboard.roads.network import get_network
-from tests.fault.helpers import (REPO, LukuangProc, base_env, free_port, lukuang_argv,
+from tests.fault.helpers import (LukuangProc, base_env, free_port, lukuang_argv, supervise,
                                  wait_for)
 
 NO_FEED = "no feed to poll is configured"
@@ -65,16 +63,7 @@ def test_a_child_that_cannot_work_is_not_restarted(tmp_path):
         sys.exit(sup.run())
     """)
     log = tmp_path / "sup.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, stdout=out,
-                                stderr=subprocess.STDOUT)
-    try:
-        assert wait_for(lambda: "not restarting it" in log.read_text(), 30), log.read_text()
-        stop.touch()
-        assert proc.wait(30) == 1   # the critical child ended: everything stops
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    # the critical child ended: everything stops
+    assert supervise(script, log, lambda: "not restarting it" in log.read_text(), stop) == 1
     assert starts.read_text() == "x"
     assert log.read_text().count("bad exited with 2") == 1
