@@ -375,11 +375,17 @@ def run_housekeeping(settings: Settings, stop_event: threading.Event, *,
             handle.close()
 
 
+BACKFILL_AFTER_S = 30.0   # the demo's backfill waits at most this for the first live data
+
+
 def demo_backfill_thread(settings: Settings, store: Store, network: Callable[[], Any],
-                         stop_event: threading.Event) -> threading.Thread | None:
+                         stop_event: threading.Event,
+                         after: threading.Event | None = None) -> threading.Thread | None:
     """The demo's first start: claim the simulated history now, before the live index
-    records its first minute, and write it in a thread (``feeds.backfill``); None when there
-    is nothing to do (not the demo, history already there, …). Never raises."""
+    records its first minute, and write it in a thread (``feeds.backfill``) once ``after``
+    is set (the feeds' first congestion is in: the backfill's seconds of work do not delay
+    the first live data) or 30 s have passed; None when there is nothing to do (not the
+    demo, history already there, …). Never raises."""
     from .backfill import plan_backfill, write_backfill
 
     try:
@@ -391,6 +397,10 @@ def demo_backfill_thread(settings: Settings, store: Store, network: Callable[[],
         return None
 
     def run() -> None:
+        if after is not None:
+            after.wait(BACKFILL_AFTER_S)
+        if stop_event.is_set():
+            return
         try:
             write_backfill(settings, store, network(), span, stop=stop_event)
         except Exception:  # noqa: BLE001
@@ -441,7 +451,8 @@ def run_feeds(settings: Settings, feeds: list[FeedConfig], stop_event: threading
 
             threads.append(threading.Thread(target=run_reach_poller, name="feed-reach",
                                             daemon=True, args=(settings, store, stop_event)))
-            backfill = demo_backfill_thread(settings, store, network, stop_event)
+            backfill = demo_backfill_thread(settings, store, network, stop_event,
+                                            after=congestion_written)
             if backfill is not None:   # the demo's first start: its simulated history
                 threads.append(backfill)
         names = [t.name[len("feed-"):] for t in threads
