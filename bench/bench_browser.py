@@ -75,13 +75,19 @@ var p = s.paths.strs['wall-version'], node = s.layout;
 if (!p) return null;
 for (var i = 0; i < p.length; i++) { node = node[p[i]]; if (!node) return null; }
 return node.props && node.props.data ? node.props.data.v : null;"""
-SHOWN_AT = """
-var W = window.lukuangWall, best = null, v = arguments[0];
+def shown_at_js(page_global: str) -> str:
+    """Script: the earliest time the page's map (``window[page_global].shown``: data tag →
+    ms) showed a tag at or after ``arguments[0]``, or null."""
+    return f"""
+var W = window.{page_global}, best = null, v = arguments[0];
 if (!W) return null;
-Object.keys(W.shown).forEach(function (t) {
+Object.keys(W.shown).forEach(function (t) {{
   if (parseInt(t, 10) >= v && (best === null || W.shown[t] < best)) best = W.shown[t];
-});
+}});
 return best;"""
+
+
+SHOWN_AT = shown_at_js("lukuangWall")
 
 
 CHARTS_DRAWN = """

@@ -43,19 +43,14 @@ sys.path.insert(0, str(ROOT))
 import redis  # noqa: E402
 
 from bench import common  # noqa: E402
-from bench.bench_browser import LONGTASKS, Net, grid_city, one_change, wait  # noqa: E402
+from bench.bench_browser import (LONGTASKS, Net, grid_city, one_change,  # noqa: E402
+                                  shown_at_js, wait)
 from bench.bench_browser import SECTION as MAPLIBRE_SECTION  # noqa: E402
 from dashboard.storage.store import Store  # noqa: E402
 from tests.browser.conftest import Browser  # noqa: E402
 
 SECTION = "## Wall map alternative: dash-leaflet"
-SHOWN_AT = """
-var L = window.lkLeaflet, best = null, v = arguments[0];
-if (!L) return null;
-Object.keys(L.shown).forEach(function (t) {
-  if (parseInt(t, 10) >= v && (best === null || L.shown[t] < best)) best = L.shown[t];
-});
-return best;"""
+SHOWN_AT = shown_at_js("lkLeaflet")
 CALLS_AT = "var L = window.lkLeaflet; return L ? L.calls[arguments[0]] || 0 : 0;"
 
 

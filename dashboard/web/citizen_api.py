@@ -35,6 +35,7 @@ from jinja2 import Environment
 from dashboard.citizen import report as R
 from dashboard.citizen.stickers import MAX_ID_CHARS, Place, StickerError, decode, derive_key
 from dashboard.web import session
+from dashboard.web.public_api import PHONE_PAGE_CSS
 from dashboard.web.ratelimit import limiter_for
 
 log = logging.getLogger("lukuang.citizen")
@@ -47,12 +48,7 @@ _PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ '已收到' if receipt else '道路上报' }} · {{ city }}交警</title>
 <style>
-body{margin:0;font:16px/1.5 "Noto Sans CJK SC","WenQuanYi Micro Hei","PingFang SC",
-"Microsoft YaHei",sans-serif;background:#f3f5f8;color:#1d2733}
-header{background:#0d3b66;color:#fff;padding:12px 16px}
-header h1{margin:0;font-size:20px}
-main{padding:12px 16px;max-width:640px;margin:0 auto}
-.place{font-size:22px;font-weight:bold;margin:6px 0 2px}
+""" + PHONE_PAGE_CSS + """.place{font-size:22px;font-weight:bold;margin:6px 0 2px}
 .sub{color:#5b6878;font-size:14px;margin:0 0 10px}
 .note{padding:10px 12px;border-radius:8px;margin:8px 0;background:#fff3cd;color:#5c4400}
 .error{background:#fde2e1;color:#7a1410}

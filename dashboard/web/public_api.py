@@ -45,17 +45,19 @@ _limiters: ProcessCache[RateLimiter] = ProcessCache(16)   # by connection and ci
 
 
 # -- the page --------------------------------------------------------------------------------
+PHONE_PAGE_CSS = """body{margin:0;font:16px/1.5 "Noto Sans CJK SC","WenQuanYi Micro Hei","PingFang SC",
+"Microsoft YaHei",sans-serif;background:#f3f5f8;color:#1d2733}
+header{background:#0d3b66;color:#fff;padding:12px 16px}
+header h1{margin:0;font-size:20px}
+main{padding:12px 16px;max-width:640px;margin:0 auto}
+"""  # the phone pages' frame: /public and the sticker form
+
 _PAGE = """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{% if answer %}{{ answer.road }} · {% endif %}{{ city }}路况查询</title>
 <style>
-body{margin:0;font:16px/1.5 "Noto Sans CJK SC","WenQuanYi Micro Hei","PingFang SC",
-"Microsoft YaHei",sans-serif;background:#f3f5f8;color:#1d2733}
-header{background:#0d3b66;color:#fff;padding:12px 16px}
-header h1{margin:0;font-size:20px}
-main{padding:12px 16px;max-width:640px;margin:0 auto}
-form{display:flex;gap:8px;margin:4px 0 12px}
+""" + PHONE_PAGE_CSS + """form{display:flex;gap:8px;margin:4px 0 12px}
 input[type=search]{flex:1;min-width:0;font-size:17px;padding:9px 10px;border:1px solid #9aa7b6;
 border-radius:8px}
 button{font-size:17px;padding:9px 16px;border:0;border-radius:8px;background:#0d6efd;color:#fff}
